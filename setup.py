@@ -1,0 +1,36 @@
+"""Packaging for convrnn_tf (`pip install .`; `pip install -e .[test]` for the test tools)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="convrnn_tf",
+    version="0.1.0",
+    description=(
+        "Convolutional recurrent networks of the primate ventral visual stream "
+        "(Nayebi et al. 2018/2022) in TensorFlow/Keras 3"
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["convrnn_tf", "convrnn_tf.*"]),
+    package_data={"convrnn_tf": ["zoo/specs/*.json", "gin/*.gin"]},
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.12",
+        "gin-config>=0.5.0",
+        "absl-py>=2.0",
+        "numpy>=1.26",
+        "scikit-learn>=1.4",
+    ],
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5"]},
+    entry_points={
+        "console_scripts": [
+            "convrnn-describe=convrnn_tf.cli.describe:run",
+        ]
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
