@@ -1,0 +1,61 @@
+"""Small programmatic specs: feedforward chains with optional feedback, for demos and tests."""
+
+from __future__ import annotations
+
+from convrnn_tf.graph.spec import GraphSpec
+
+
+FROZEN = {"memory_decay": 0.0, "trainable": False}
+
+
+def conv_node(name, out_depth, *, ksize=3, strides=1, pool=False, cell="timedecay", cell_kwargs=None,
+              shape=None, shape_from=None, activation="elu"):
+    """A node ``conv -> cell -> [max_pool]`` in the native format."""
+    node = {
+        "name": name,
+        "pre_memory": [{"op": "conv", "out_depth": out_depth, "ksize": ksize, "strides": strides,
+                        "activation": activation, "weight_decay": 1e-4}],
+        "memory": {"cell": cell, **(cell_kwargs if cell_kwargs is not None else
+                                    ({"memory_decay": 0.0, "trainable": True} if cell == "timedecay" else {}))},
+        "post_memory": [{"op": "max_pool"}] if pool else [],
+    }
+    if shape is not None:
+        node["shape"] = list(shape)
+    if shape_from is not None:
+        node["shape_from"] = shape_from
+    return node
+
+
+def chain(depth=5, input_shape=(64, 64, 3), base_depth=16, classes=10, cell="timedecay", cell_kwargs=None,
+          feedback=(), recurrent_from=3, stateful_readout=False, name=None) -> GraphSpec:
+    """``conv1 -> ... -> conv<depth-1> -> readout``: a small zoo-like convRNN.
+
+    Channels double (and the map halves) every other layer; ``readout`` is global average pool
+    plus an fc layer to ``classes`` logits. ``feedback`` lists extra ``(source, target)`` edges.
+    Layers from ``recurrent_from`` on get ``cell``; earlier ones a frozen zero decay (no memory,
+    like the original's first layers). The readout has no memory unless ``stateful_readout``.
+    """
+    if depth < 2:
+        raise ValueError(f"chain depth must be >= 2 (convs plus the readout), got {depth}")
+    nodes, edges, prev, chans = [], [], None, base_depth
+    for i in range(1, depth):
+        pool = i % 2 == 1
+        nodes.append(conv_node(f"conv{i}", chans, ksize=5 if i == 1 else 3, pool=pool,
+                               cell="timedecay" if i < recurrent_from else cell,
+                               cell_kwargs=FROZEN if i < recurrent_from else cell_kwargs,
+                               shape=input_shape if i == 1 else None, shape_from=prev))
+        if i > 1:
+            edges.append({"from": prev, "to": f"conv{i}"})
+        if not pool:
+            chans *= 2
+        prev = f"conv{i}"
+    nodes.append({"name": "readout", "shape_from": prev,
+                  "pre_memory": [{"op": "global_pool"}, {"op": "fc", "out_depth": classes,
+                                                          "kernel_init": "random_normal",
+                                                          "kernel_init_kwargs": {"stddev": 0.01}}],
+                  "memory": ({"cell": "timedecay", "memory_decay": 0.0, "trainable": True}
+                             if stateful_readout else {"cell": "passthrough"}),
+                  "post_memory": []})
+    edges.append({"from": prev, "to": "readout"})
+    edges += [{"from": a, "to": b, "kind": "feedback"} for a, b in feedback]
+    return GraphSpec(nodes, edges, output="readout", name=name or f"chain{depth}")
