@@ -99,11 +99,6 @@ def _flatten(kw, shape, where):
     return (math.prod(shape),)
 
 
-def _activation_shape(kw, shape, where):
-    check_activation(kw["activation"], f"node {where.get('node')!r}, activation")
-    return tuple(shape)
-
-
 def _dropout_shape(kw, shape, where):
     if not 0.0 <= kw["rate"] < 1.0:
         raise SpecError(f"dropout rate must be in [0, 1), got {kw['rate']}", **where)
@@ -162,7 +157,7 @@ OPS: dict[str, OpType] = {
     "global_pool": OpType({"kind": Param((str,), "avg", choices=("avg", "max"))}, _global_pool_shape),
     "flatten": OpType({}, _flatten),
     "dropout": OpType({"rate": Param(NUMBER, 0.0), "seed": Param((int, _NONE))}, _dropout_shape),
-    "activation": OpType({"activation": Param((str, _NONE), required=True)}, _activation_shape),
+    "activation": OpType({"activation": Param((str, _NONE), required=True)}, _same),
     "identity": OpType({}, _same),
     "residual_add": OpType({}, _same, "adds the kept conv input, resized and 1x1-projected if needed"),
 }
@@ -208,8 +203,11 @@ def normalize_op(entry: dict, *, node: str, key: str) -> tuple[str, dict]:
             out[k] = list(_pair(out[k], k, where))
     if "padding" in out:
         out["padding"] = out["padding"].upper()
-    if "activation" in out and name in ("conv", "fc"):
-        check_activation(out["activation"], f"node {node!r}, {key}, activation")
+    if "activation" in out:
+        try:
+            check_activation(out["activation"], "activation")
+        except ValueError as err:
+            raise SpecError(str(err), **where) from None
     return name, out
 
 
