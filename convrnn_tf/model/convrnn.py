@@ -100,12 +100,21 @@ class ConvRNN(keras.Model):
         return self._plans[key]
 
     def build(self, input_shape=None):
+        """Create every variable from the spec's static shapes (the batch size stays free)."""
         for layer in self.node_layers:
-            layer.build()
+            if not layer.built:
+                layer.build()
         out = self.spec.shapes[self.spec.output].output
-        if not self._last:
+        if not self._last and not self.decoder.built:
             self.decoder.build((None, len(self.window)) + tuple(out))
         self.built = True
+
+    def get_build_config(self):
+        # Shapes come from the spec; a non-empty config makes Keras call build_from_config.
+        return {"from_spec": True}
+
+    def build_from_config(self, config):
+        self.build()
 
     # ------------------------------------------------------------------ running
     def _check_inputs(self, inputs):
