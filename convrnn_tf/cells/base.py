@@ -34,6 +34,22 @@ class ConvRNNCell(keras.layers.Layer):
     #: Whether the node hands the feedback part of its harbor to this cell separately.
     takes_feedback: bool = False
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Keras would cast every floating argument, states included, to the compute dtype;
+        # `__call__` below casts the inputs itself and keeps the states in float32.
+        self._convert_input_args = False
+
+    def __call__(self, inputs, states, feedback=None, res_input=None, **kwargs):
+        dtype = self.compute_dtype
+
+        def to_compute(x):
+            return None if x is None else ops.cast(ops.convert_to_tensor(x), dtype)
+
+        states = tuple(ops.cast(ops.convert_to_tensor(s), "float32") for s in states)
+        return super().__call__(to_compute(inputs), states, feedback=to_compute(feedback),
+                                res_input=to_compute(res_input), **kwargs)
+
     def state_shapes(self, input_shape):
         """Per-example shapes (no batch axis) of the states, as a tuple of tuples."""
         raise NotImplementedError
