@@ -18,8 +18,9 @@ A cell computes one time step; the `ConvRNN` model owns time. Per step a node do
   ``return_input``), for cells with residual paths; ``None`` when the node has none.
 
 The model builds every cell explicitly, before its first call, with
-``cell.build(input_shape, feedback_shape=None)`` (shapes include the batch axis, which may be
-``None``); ``build`` must validate shapes and raise a ``ValueError`` that names the problem.
+``cell.build(input_shape, feedback_shape=None, res_input_shape=None)`` (shapes include the batch
+axis, which may be ``None``; ``res_input_shape`` is given when the node keeps a conv input);
+``build`` must validate shapes and raise a ``ValueError`` that names the problem.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class ConvRNNCell(keras.layers.Layer):
             for shape in self.state_shapes(input_shape)
         )
 
-    def build(self, input_shape, feedback_shape=None):
+    def build(self, input_shape, feedback_shape=None, res_input_shape=None):
         self._build_input_shape = tuple(input_shape)
         self._build_feedback_shape = None if feedback_shape is None else tuple(feedback_shape)
         self.built = True

@@ -35,7 +35,7 @@ class TimeDecay(ConvRNNCell):
     def depends_on_state(self):
         return self.decay_trainable or self.memory_decay != 0.0
 
-    def build(self, input_shape, feedback_shape=None):
+    def build(self, input_shape, feedback_shape=None, res_input_shape=None):
         if feedback_shape is not None:
             raise ValueError("TimeDecay takes no separate feedback input")
         self.decay = self.add_weight(

@@ -107,6 +107,12 @@ def _memory(mem, node, cell):
         )
     if cell == "timedecay":
         return {"cell": "timedecay", "memory_decay": kw.get("memory_decay", 0.0), "trainable": True}
+    if cell == "rgc" and "out_depth" not in kw:
+        # The intermediate RGC files hold a partial dict; the original model_func always merges
+        # the median cell parameters (and its four feedback overrides) over it.
+        from convrnn_tf.cells import median_config
+
+        return {"cell": "rgc", **median_config(shape=kw.get("shape"))}
     return {"cell": cell, **kw}
 
 

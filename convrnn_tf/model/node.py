@@ -86,7 +86,8 @@ class Node(keras.layers.Layer):
         for op, shape in zip(self.pre_ops, s.pre):
             op.build((None,) + shape)
         fb = None if s.feedback is None else (None,) + s.feedback
-        self.cell.build((None,) + s.cell_input, feedback_shape=fb)
+        res = None if s.res_input is None else (None,) + s.res_input
+        self.cell.build((None,) + s.cell_input, feedback_shape=fb, res_input_shape=res)
         for op, shape, spec in zip(self.post_ops, s.post, self.node.post_memory):
             if spec.op == "residual_add":
                 op.build((None,) + shape, (None,) + s.res_input)
