@@ -12,7 +12,10 @@ def _run(seed):
     model = ConvRNN(builders.chain(4, input_shape=(8, 8, 3), base_depth=2, classes=3,
                                    feedback=[("conv3", "conv1")]), times=5, decoder="w_avg_t")
     x = np.random.default_rng(seed).uniform(-1, 1, (2, 8, 8, 3)).astype("float32")
-    return [np.asarray(w) for w in model.get_weights()], np.asarray(model(x))
+    y = np.asarray(model(x))
+    weights = [np.asarray(w) for w in model.get_weights()]
+    assert len(weights) == 11
+    return weights, y
 
 
 def test_same_seed_same_numbers():
