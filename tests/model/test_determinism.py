@@ -14,7 +14,7 @@ def _run(seed):
     x = np.random.default_rng(seed).uniform(-1, 1, (2, 8, 8, 3)).astype("float32")
     y = np.asarray(model(x))
     weights = [np.asarray(w) for w in model.get_weights()]
-    assert len(weights) == 11
+    assert len(weights) == 12  # 3 convs x (kernel, bias, decay) + fc (kernel, bias) + decoder_alpha
     return weights, y
 
 
