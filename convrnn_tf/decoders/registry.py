@@ -4,44 +4,15 @@ from __future__ import annotations
 
 import keras
 
-_REGISTRY: dict[str, type] = {}
+from convrnn_tf.registry import Registry
 
 #: The original's other spellings (``decoder_type`` values and model-name suffixes).
 ALIASES = {"simple": "last", "tmaxconf": "max_conf", "dthresh": "thresh"}
 
-
-def register(name: str):
-    """Class decorator: make a `TemporalDecoder` subclass available under ``name``."""
-
-    def decorate(cls):
-        if name in ALIASES:
-            raise ValueError(f"decoder name {name!r} is an alias of {ALIASES[name]!r}")
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"decoder name {name!r} is already registered to {_REGISTRY[name]!r}")
-        _REGISTRY[name] = cls
-        cls.registered_name = name
-        return cls
-
-    return decorate
-
-
-def names() -> list[str]:
-    """The registered decoder names (without aliases), sorted."""
-    return sorted(_REGISTRY)
-
-
-def get(name):
-    """The decoder class for ``name`` (or an alias); a `ValueError` lists the valid names."""
-    if isinstance(name, type):
-        return name
-    try:
-        return _REGISTRY[ALIASES.get(name, name)]
-    except (KeyError, TypeError):
-        aliases = ", ".join(f"{a} -> {n}" for a, n in sorted(ALIASES.items()))
-        raise ValueError(
-            f"unknown temporal decoder {name!r}; valid decoder names are: {', '.join(names())} "
-            f"(aliases: {aliases})"
-        ) from None
+DECODERS = Registry("decoder", ALIASES)
+register = DECODERS.register
+names = DECODERS.names
+get = DECODERS.get
 
 
 def make(decoder, **kwargs):
