@@ -11,56 +11,9 @@ from convrnn_tf.model.resize import resize_align_corners
 _SER = "convrnn_tf"
 
 
-@keras.saving.register_keras_serializable(package=_SER)
-class Conv(keras.layers.Layer):
-    """``act(conv(x, W) + b)`` with TF SAME/VALID padding; kernel ``[kh, kw, Cin, Cout]``."""
-
-    def __init__(self, out_depth, ksize, strides=1, padding="SAME", activation=None, use_bias=True,
-                 bias=0.0, kernel_init="variance_scaling", kernel_init_kwargs=None, weight_decay=None,
-                 return_input=False, input_name=None, **kwargs):
-        super().__init__(**kwargs)
-        self.out_depth = int(out_depth)
-        self.ksize = tuple(ksize) if isinstance(ksize, (list, tuple)) else (ksize, ksize)
-        self.strides = tuple(strides) if isinstance(strides, (list, tuple)) else (strides, strides)
-        self.padding = padding.upper()
-        self.activation = activation
-        self.use_bias = use_bias
-        self.bias = float(bias)
-        self.kernel_init = kernel_init
-        self.kernel_init_kwargs = dict(kernel_init_kwargs or {})
-        self.weight_decay = weight_decay
-        self.return_input = return_input
-        self.input_name = input_name
-        self._act = common.activation(activation, f"{self.name}.activation")
-
-    def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"{self.name}: conv needs [B, H, W, C] input, got {input_shape}")
-        reg = common.weight_decay_regularizer(self.weight_decay)
-        self.kernel = self.add_weight(
-            name="kernel", shape=self.ksize + (input_shape[-1], self.out_depth),
-            initializer=common.initializer(self.kernel_init, self.kernel_init_kwargs), regularizer=reg)
-        if self.use_bias:
-            self.b = self.add_weight(name="bias", shape=(self.out_depth,),
-                                     initializer=keras.initializers.Constant(self.bias), regularizer=reg)
-
-    def call(self, x):
-        y = ops.conv(x, self.kernel, strides=self.strides, padding=self.padding.lower())
-        if self.use_bias:
-            y = y + self.b
-        return self._act(y)
-
-    def get_config(self):
-        return {**super().get_config(), "out_depth": self.out_depth, "ksize": list(self.ksize),
-                "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
-                "use_bias": self.use_bias, "bias": self.bias, "kernel_init": self.kernel_init,
-                "kernel_init_kwargs": self.kernel_init_kwargs, "weight_decay": self.weight_decay,
-                "return_input": self.return_input, "input_name": self.input_name}
-
-
-@keras.saving.register_keras_serializable(package=_SER)
-class FC(keras.layers.Layer):
-    """``act(flatten(x) @ W + b)``; kernel ``[Cin, Cout]``."""
+class _Affine(keras.layers.Layer):
+    """What conv and fc share: a kernel and bias with the original's initialisers and weight
+    decay (TF1 ``l2_regularizer(wd)`` on both), then a named activation."""
 
     def __init__(self, out_depth, activation=None, use_bias=True, bias=0.0, kernel_init="xavier",
                  kernel_init_kwargs=None, weight_decay=None, **kwargs):
@@ -74,21 +27,15 @@ class FC(keras.layers.Layer):
         self.weight_decay = weight_decay
         self._act = common.activation(activation, f"{self.name}.activation")
 
-    def build(self, input_shape):
-        fan_in = 1
-        for d in input_shape[1:]:
-            fan_in *= d
+    def _add_weights(self, kernel_shape):
         reg = common.weight_decay_regularizer(self.weight_decay)
-        self.kernel = self.add_weight(name="kernel", shape=(fan_in, self.out_depth),
-                                      initializer=common.initializer(self.kernel_init, self.kernel_init_kwargs),
-                                      regularizer=reg)
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape, regularizer=reg,
+                                      initializer=common.initializer(self.kernel_init, self.kernel_init_kwargs))
         if self.use_bias:
-            self.b = self.add_weight(name="bias", shape=(self.out_depth,),
-                                     initializer=keras.initializers.Constant(self.bias), regularizer=reg)
+            self.b = self.add_weight(name="bias", shape=(self.out_depth,), regularizer=reg,
+                                     initializer=keras.initializers.Constant(self.bias))
 
-    def call(self, x):
-        x = ops.reshape(x, (-1, self.kernel.shape[0]))
-        y = ops.matmul(x, self.kernel)
+    def _finish(self, y):
         if self.use_bias:
             y = y + self.b
         return self._act(y)
@@ -97,6 +44,46 @@ class FC(keras.layers.Layer):
         return {**super().get_config(), "out_depth": self.out_depth, "activation": self.activation,
                 "use_bias": self.use_bias, "bias": self.bias, "kernel_init": self.kernel_init,
                 "kernel_init_kwargs": self.kernel_init_kwargs, "weight_decay": self.weight_decay}
+
+
+@keras.saving.register_keras_serializable(package=_SER)
+class Conv(_Affine):
+    """``act(conv(x, W) + b)`` with TF SAME/VALID padding; kernel ``[kh, kw, Cin, Cout]``."""
+
+    def __init__(self, out_depth, ksize, strides=1, padding="SAME", kernel_init="variance_scaling",
+                 return_input=False, input_name=None, **kwargs):
+        super().__init__(out_depth, kernel_init=kernel_init, **kwargs)
+        self.ksize = tuple(ksize) if isinstance(ksize, (list, tuple)) else (ksize, ksize)
+        self.strides = tuple(strides) if isinstance(strides, (list, tuple)) else (strides, strides)
+        self.padding = padding.upper()
+        self.return_input = return_input
+        self.input_name = input_name
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"{self.name}: conv needs [B, H, W, C] input, got {input_shape}")
+        self._add_weights(self.ksize + (input_shape[-1], self.out_depth))
+
+    def call(self, x):
+        return self._finish(ops.conv(x, self.kernel, strides=self.strides, padding=self.padding.lower()))
+
+    def get_config(self):
+        return {**super().get_config(), "ksize": list(self.ksize), "strides": list(self.strides),
+                "padding": self.padding, "return_input": self.return_input, "input_name": self.input_name}
+
+
+@keras.saving.register_keras_serializable(package=_SER)
+class FC(_Affine):
+    """``act(flatten(x) @ W + b)``; kernel ``[Cin, Cout]``."""
+
+    def build(self, input_shape):
+        fan_in = 1
+        for d in input_shape[1:]:
+            fan_in *= d
+        self._add_weights((fan_in, self.out_depth))
+
+    def call(self, x):
+        return self._finish(ops.matmul(ops.reshape(x, (-1, self.kernel.shape[0])), self.kernel))
 
 
 @keras.saving.register_keras_serializable(package=_SER)
