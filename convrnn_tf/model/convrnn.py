@@ -175,10 +175,11 @@ class ConvRNN(keras.Model):
         seq = ops.stack([widen(kept[out, t]) for t in self.window], axis=1)
         return self.decoder(ops.cast(seq, "float32"))
 
-    def unroll(self, inputs, outputs=None, training=False):
-        """Every requested node's output at every step: ``{node: [B, times, ...]}``.
+    def unroll(self, inputs, outputs=None, steps=None, training=False):
+        """Requested nodes' outputs over time: ``{node: [B, len(steps), ...]}``.
 
-        ``outputs`` is a list of node names (default: the output node) or "all".
+        ``outputs`` is a list of node names (default: the output node) or "all"; ``steps`` the
+        time steps to return (default: all ``times``). Only what they need is computed.
         """
         if outputs is None:
             outputs = [self.spec.output]
@@ -187,11 +188,14 @@ class ConvRNN(keras.Model):
         for n in outputs:
             if n not in self._node_index:
                 raise ValueError(f"unknown node {n!r} in outputs; nodes are: {', '.join(self.spec.nodes)}")
+        steps = list(range(self.times)) if steps is None else [int(t) for t in steps]
+        if not steps or min(steps) < 0 or max(steps) >= self.times:
+            raise ValueError(f"steps must be within 0..{self.times - 1}, got {steps}")
         if not self.built:
             self.build(tuple(ops.shape(inputs)))
-        plan = self.plan(outputs)
-        kept, widen = self._run(inputs, plan, {(n, t) for n in outputs for t in range(self.times)}, training)
-        return {n: ops.stack([widen(kept[n, t]) for t in range(self.times)], axis=1) for n in outputs}
+        plan = self.plan(outputs, steps)
+        kept, widen = self._run(inputs, plan, {(n, t) for n in outputs for t in steps}, training)
+        return {n: ops.stack([widen(kept[n, t]) for t in steps], axis=1) for n in outputs}
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -40,15 +40,20 @@ def test_call_pruned_equals_naive(spec_name, decoder, kwargs, batch):
     assert pruned.plan().batched_node_steps < naive.plan().batched_node_steps
 
 
-@pytest.mark.parametrize("outputs", [["conv2"], ["conv1", "readout"], "all"])
-def test_unroll_pruned_equals_naive(outputs):
+@pytest.mark.parametrize("outputs,steps", [(["conv2"], None), (["conv1", "readout"], None), ("all", None),
+                                           (["readout"], [4, 6]), (["conv3", "conv1"], [2])])
+def test_unroll_pruned_equals_naive(outputs, steps):
     pruned, naive = _pair(SPECS["feedback"](), times=7, presentation="movie", image_off=3)
     x = np.random.default_rng(0).uniform(-2, 2, (2, 16, 16, 3)).astype("float32")
-    a, b = pruned.unroll(x, outputs=outputs), naive.unroll(x, outputs=outputs)
+    a, b = pruned.unroll(x, outputs=outputs, steps=steps), naive.unroll(x, outputs=outputs, steps=steps)
     assert a.keys() == b.keys()
     for name in a:
-        assert a[name].shape[:2] == (2, 7)
+        assert a[name].shape[:2] == (2, 7 if steps is None else len(steps))
         np.testing.assert_allclose(np.asarray(a[name]), np.asarray(b[name]), rtol=1e-5, atol=1e-6)
+    if steps is not None:
+        full = naive.unroll(x, outputs=outputs)
+        for name in a:
+            np.testing.assert_allclose(np.asarray(a[name]), np.asarray(full[name])[:, steps], rtol=1e-5, atol=1e-6)
 
 
 def test_gradients_pruned_equal_naive():
