@@ -1,0 +1,184 @@
+"""The training loop: a `tf.distribute` custom loop with resumable, never-corrupt checkpoints.
+
+Testable without flags or gin: the binaries (`bin/train`, `bin/evaluate`) parse those and call
+`train` / `evaluate` with plain Python objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from convrnn_tf.training import distribute
+
+
+class TrainingError(RuntimeError):
+    """Training stopped; the message says why and which checkpoint is the last good one."""
+
+
+def _per_example_loss(model, x, y, loss_steps, training):
+    """Cross-entropy of the decoded logits, or its mean over the output at ``loss_steps``."""
+    if loss_steps is None:
+        logits = model(x, training=training)
+        return keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True), logits
+    seq = model.unroll(x, steps=loss_steps, training=training)[model.spec.output]
+    seq = tf.cast(seq, tf.float32)
+    y_t = tf.repeat(y[:, None], len(loss_steps), axis=1)
+    ce = keras.losses.sparse_categorical_crossentropy(y_t, seq, from_logits=True)
+    return tf.reduce_mean(ce, axis=1), seq[:, -1]
+
+
+def _distribute(strategy, dataset_fn, per_replica_batch, training):
+    def fn(ctx):
+        return dataset_fn(ctx.get_per_replica_batch_size(per_replica_batch * ctx.num_replicas_in_sync)
+                          if ctx is not None else per_replica_batch, training=training, input_context=ctx)
+
+    if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return fn(None)
+    return strategy.distribute_datasets_from_function(fn)
+
+
+def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=None, train_steps: int = 100,
+          global_batch_size: int = 32, optimizer_fn: Callable | None = None, loss_steps=None,
+          checkpoint_every: int = 50, log_every: int = 10, keep_checkpoints: int = 3, seed: int = 0,
+          jit_compile: bool = False, eval_dataset_fn: Callable | None = None, eval_steps: int | None = None,
+          summaries: bool = True, after_first_step: Callable | None = None, verbose: bool = True) -> dict:
+    """Train ``model_fn()`` on ``dataset_fn`` for ``train_steps`` steps, resuming from ``model_dir``.
+
+    ``dataset_fn(batch_size, training, input_context)`` returns a `tf.data.Dataset` of
+    ``(images, labels)`` batches of the per-replica size (infinite when training).
+    ``optimizer_fn(total_steps)`` returns an optimizer (default: SGD + Nesterov, cosine decay).
+    ``loss_steps`` averages the cross-entropy over those time steps of the output node instead of
+    decoding. Returns a summary dict (final loss, accuracy, images/s, checkpoint path).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = distribute.is_chief(strategy)
+    replicas = strategy.num_replicas_in_sync
+    if global_batch_size % replicas:
+        raise ValueError(f"global_batch_size {global_batch_size} is not divisible by {replicas} replicas")
+    os.makedirs(model_dir, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = model_fn()
+        model.build()
+        if optimizer_fn is None:
+            from convrnn_tf.training.optim import WarmupSchedule, make_optimizer
+
+            optimizer = make_optimizer(WarmupSchedule(0.01, train_steps))
+        else:
+            optimizer = optimizer_fn(train_steps)
+        # Build the optimizer before restoring, or its slots are silently not restored.
+        optimizer.build(model.trainable_variables)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    dataset = _distribute(strategy, dataset_fn, global_batch_size // replicas, training=True)
+    iterator = iter(dataset)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var, iterator=iterator)
+    manager = tf.train.CheckpointManager(ckpt, os.path.join(model_dir, "checkpoints"), max_to_keep=keep_checkpoints)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        if verbose:
+            print(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
+
+    def step_fn(x, y):
+        with tf.GradientTape() as tape:
+            per_example, logits = _per_example_loss(model, x, y, loss_steps, training=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+            reg = tf.add_n(model.losses) / replicas if model.losses else tf.constant(0.0)
+            total = loss + reg
+            scaled = optimizer.scale_loss(total) if hasattr(optimizer, "scale_loss") else total
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(y, tf.int32)), tf.float32)
+        return loss, reg, tf.reduce_sum(correct)
+
+    grad_step = tf.function(step_fn, jit_compile=jit_compile) if jit_compile and replicas == 1 else step_fn
+
+    @tf.function
+    def train_step(iterator):
+        x, y = next(iterator)
+        loss, reg, correct = strategy.run(grad_step, args=(x, y))
+        return (strategy.reduce("SUM", loss, axis=None), strategy.reduce("SUM", reg, axis=None),
+                strategy.reduce("SUM", correct, axis=None))
+
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if summaries and chief else None
+    start = int(step_var.numpy())
+    progbar = keras.utils.Progbar(train_steps, stateful_metrics=["loss", "acc", "img/s"]) if verbose else None
+    t0, last, seen, history = time.perf_counter(), None, 0, []
+    for step in range(start, train_steps):
+        loss, reg, correct = (float(v) for v in train_step(iterator))
+        if not np.isfinite(loss) or not np.isfinite(reg):
+            raise TrainingError(
+                f"non-finite loss ({loss}, regularisation {reg}) at step {step}; training stopped. "
+                f"The last good checkpoint is {manager.latest_checkpoint or 'none (none was written)'}; "
+                "lower the learning rate or check the inputs for NaNs."
+            )
+        step_var.assign_add(1)
+        seen += global_batch_size
+        if step == start and after_first_step is not None and chief:
+            after_first_step()
+        rate = seen / (time.perf_counter() - t0)
+        last = {"step": step + 1, "loss": loss, "regularization": reg, "accuracy": correct / global_batch_size,
+                "images_per_second": rate}
+        history.append(loss)
+        if progbar is not None:
+            progbar.update(step + 1, [("loss", loss), ("acc", last["accuracy"]), ("img/s", rate)])
+        if writer is not None and ((step + 1) % log_every == 0 or step + 1 == train_steps):
+            lr = optimizer.learning_rate
+            with writer.as_default(step=step + 1):
+                tf.summary.scalar("loss", loss)
+                tf.summary.scalar("regularization", reg)
+                tf.summary.scalar("accuracy", last["accuracy"])
+                tf.summary.scalar("learning_rate", float(lr(step) if callable(lr) else lr))
+                tf.summary.scalar("images_per_second", rate)
+        if (step + 1) % checkpoint_every == 0 or step + 1 == train_steps:
+            manager.save(checkpoint_number=step + 1)
+    summary = {"model_dir": model_dir, "steps": train_steps, "resumed_from": start,
+               "checkpoint": manager.latest_checkpoint, **(last or {})}
+    if eval_dataset_fn is not None:
+        summary["eval"] = evaluate(model, eval_dataset_fn, strategy=strategy, steps=eval_steps,
+                                   global_batch_size=global_batch_size)
+        if writer is not None:
+            with writer.as_default(step=train_steps):
+                for t, acc in enumerate(summary["eval"]["top1_per_step"]):
+                    tf.summary.scalar(f"eval/top1_step_{t:02d}", acc)
+                tf.summary.scalar("eval/top1", summary["eval"]["top1"])
+    if chief:
+        with open(os.path.join(model_dir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=1, default=float)
+    summary["model"] = model
+    return summary
+
+
+def evaluate(model, dataset_fn: Callable, *, strategy=None, steps: int | None = None,
+             global_batch_size: int = 32) -> dict:
+    """Top-1/top-5 of the decoded output, and per time step of the output node."""
+    strategy = strategy or tf.distribute.get_strategy()
+    dataset = dataset_fn(global_batch_size, training=False, input_context=None)
+    if steps is not None:
+        dataset = dataset.take(steps)
+    T = model.times
+
+    @tf.function
+    def eval_step(x, y):
+        logits = model(x, training=False)
+        seq = tf.cast(model.unroll(x, training=False)[model.spec.output], tf.float32)
+        y = tf.cast(y, tf.int32)
+        top = lambda lg, k: tf.cast(tf.math.in_top_k(y, lg, k), tf.float32)  # noqa: E731
+        per_step1 = tf.stack([tf.reduce_sum(top(seq[:, t], 1)) for t in range(T)])
+        per_step5 = tf.stack([tf.reduce_sum(top(seq[:, t], 5)) for t in range(T)])
+        return tf.reduce_sum(top(logits, 1)), tf.reduce_sum(top(logits, 5)), per_step1, per_step5, tf.shape(y)[0]
+
+    n, c1, c5, s1, s5 = 0, 0.0, 0.0, np.zeros(T), np.zeros(T)
+    for x, y in dataset:
+        a, b, p1, p5, m = eval_step(x, y)
+        c1, c5, s1, s5, n = c1 + float(a), c5 + float(b), s1 + p1.numpy(), s5 + p5.numpy(), n + int(m)
+    if n == 0:
+        raise ValueError("evaluate: the evaluation dataset is empty")
+    return {"examples": n, "top1": c1 / n, "top5": c5 / n,
+            "top1_per_step": (s1 / n).tolist(), "top5_per_step": (s5 / n).tolist()}
