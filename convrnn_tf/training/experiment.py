@@ -1,0 +1,80 @@
+"""What one gin file configures: model, data, optimizer and the run, as plain factories.
+
+`convrnn_tf.configurables` registers these with gin; the binaries call them. Each takes plain
+Python values, so they are also the programmatic API.
+"""
+
+from __future__ import annotations
+
+import os
+
+from convrnn_tf.graph import builders
+from convrnn_tf.model import ConvRNN
+from convrnn_tf.training import trainer
+from convrnn_tf.training.optim import ORIGINAL_CLIP, WarmupSchedule, make_optimizer
+
+
+def build_model(zoo_name=None, spec=None, **kwargs):
+    """A `ConvRNN` from a zoo name (``zoo.build``), a `GraphSpec`/JSON path, or a chain spec."""
+    if (zoo_name is None) == (spec is None):
+        raise ValueError("build_model: give exactly one of zoo_name= or spec=")
+    if zoo_name is not None:
+        from convrnn_tf import zoo
+
+        return zoo.build(zoo_name, **kwargs)
+    return ConvRNN(spec, **kwargs)
+
+
+def chain_spec(**kwargs):
+    """`convrnn_tf.graph.builders.chain` (for gin: ``build_model.spec = @chain_spec()``)."""
+    return builders.chain(**kwargs)
+
+
+def dataset(name="embedded", image_size=64, data_dir=None, train_split="train", eval_split="validation",
+            seed=0, deterministic=True, **kwargs):
+    """``dataset_fn(batch_size, training, input_context)`` for the trainer.
+
+    ``name`` is "embedded" (the offline default), a folder of class sub-folders, or a
+    tensorflow-datasets name such as "imagenet2012" (prepared locally; see `data.pipelines`).
+    """
+    from convrnn_tf.data import pipelines
+
+    def fn(batch_size, training, input_context=None):
+        split = train_split if training else eval_split
+        common = dict(training=training, image_size=image_size, seed=seed, deterministic=deterministic,
+                      input_context=input_context)
+        if name == "embedded":
+            from convrnn_tf.data import embedded
+
+            return embedded.training_dataset(split, batch_size, data_dir=data_dir, **common, **kwargs)
+        if os.path.isdir(name):
+            return pipelines.folder_dataset(os.path.join(name, split) if os.path.isdir(os.path.join(name, split))
+                                            else name, batch_size, **common, **kwargs)
+        return pipelines.tfds_dataset(name, split, batch_size, data_dir=data_dir, **common, **kwargs)
+
+    return fn
+
+
+def optimizer(name="sgd", base_lr=0.01, schedule="cosine", warmup_steps=0, boundaries=(), decay_rate=0.1,
+              momentum=0.9, nesterov=True, clipvalue=ORIGINAL_CLIP, clipnorm=None, mixed_float16=False):
+    """``optimizer_fn(total_steps)``: SGD + Nesterov 0.9 with the original's clipping by default."""
+
+    def fn(total_steps):
+        lr = WarmupSchedule(base_lr, total_steps, schedule, warmup_steps, boundaries, decay_rate)
+        return make_optimizer(lr, name, momentum, nesterov, clipvalue, clipnorm, mixed_float16)
+
+    return fn
+
+
+def run(model_dir, *, strategy=None, model_fn=None, dataset_fn=None, optimizer_fn=None, train_steps=100,
+        batch_size=32, loss_steps=None, checkpoint_every=50, log_every=10, seed=0, jit_compile=False,
+        evaluate=True, eval_steps=None, after_first_step=None, verbose=True):
+    """Train (resuming from ``model_dir``) and evaluate; the body of ``bin/train``."""
+    if model_fn is None or dataset_fn is None:
+        raise ValueError("run: model_fn and dataset_fn must be configured (e.g. in the gin file)")
+    return trainer.train(
+        model_dir, model_fn, dataset_fn, strategy=strategy, train_steps=train_steps,
+        global_batch_size=batch_size, optimizer_fn=optimizer_fn, loss_steps=loss_steps,
+        checkpoint_every=checkpoint_every, log_every=log_every, seed=seed, jit_compile=jit_compile,
+        eval_dataset_fn=dataset_fn if evaluate else None, eval_steps=eval_steps,
+        after_first_step=after_first_step, verbose=verbose)
