@@ -34,12 +34,16 @@ def _per_example_loss(model, x, y, loss_steps, training):
     return tf.reduce_mean(ce, axis=1), seq[:, -1]
 
 
-def _distribute(strategy, dataset_fn, per_replica_batch, training):
-    def fn(ctx):
-        return dataset_fn(ctx.get_per_replica_batch_size(per_replica_batch * ctx.num_replicas_in_sync)
-                          if ctx is not None else per_replica_batch, training=training, input_context=ctx)
+def _is_distributed(strategy):
+    return strategy.num_replicas_in_sync > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
-    if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+
+def _distribute(strategy, dataset_fn, per_replica_batch, training, skip=0):
+    def fn(ctx):
+        ds = dataset_fn(per_replica_batch, training=training, input_context=ctx)
+        return ds.skip(skip) if skip else ds
+
+    if not _is_distributed(strategy):
         return fn(None)
     return strategy.distribute_datasets_from_function(fn)
 
@@ -76,14 +80,22 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
         # Build the optimizer before restoring, or its slots are silently not restored.
         optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    dataset = _distribute(strategy, dataset_fn, global_batch_size // replicas, training=True)
-    iterator = iter(dataset)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var, iterator=iterator)
+    # One device: the input iterator is checkpointed. Distributed iterators are not trackable, so
+    # a resumed distributed run replays its (deterministic) pipeline up to the restored step.
+    distributed = _is_distributed(strategy)
+    state = dict(model=model, optimizer=optimizer, step=step_var)
+    if not distributed:
+        iterator = iter(_distribute(strategy, dataset_fn, global_batch_size, training=True))
+        state["iterator"] = iterator
+    ckpt = tf.train.Checkpoint(**state)
     manager = tf.train.CheckpointManager(ckpt, os.path.join(model_dir, "checkpoints"), max_to_keep=keep_checkpoints)
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         if verbose:
             print(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
+    if distributed:
+        iterator = iter(_distribute(strategy, dataset_fn, global_batch_size // replicas, training=True,
+                                    skip=int(step_var.numpy())))
 
     def step_fn(x, y):
         with tf.GradientTape() as tape:
@@ -169,7 +181,11 @@ def evaluate(model, dataset_fn: Callable, *, strategy=None, steps: int | None = 
         logits = model(x, training=False)
         seq = tf.cast(model.unroll(x, training=False)[model.spec.output], tf.float32)
         y = tf.cast(y, tf.int32)
-        top = lambda lg, k: tf.cast(tf.math.in_top_k(y, lg, k), tf.float32)  # noqa: E731
+
+        def top(lg, k):  # ties broken by class index, as argmax (in_top_k would count them all)
+            idx = tf.math.top_k(lg, k=min(k, lg.shape[-1])).indices
+            return tf.cast(tf.reduce_any(tf.equal(idx, y[:, None]), axis=-1), tf.float32)
+
         per_step1 = tf.stack([tf.reduce_sum(top(seq[:, t], 1)) for t in range(T)])
         per_step5 = tf.stack([tf.reduce_sum(top(seq[:, t], 5)) for t in range(T)])
         return tf.reduce_sum(top(logits, 1)), tf.reduce_sum(top(logits, 5)), per_step1, per_step5, tf.shape(y)[0]
