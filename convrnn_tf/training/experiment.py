@@ -78,3 +78,36 @@ def run(model_dir, *, strategy=None, model_fn=None, dataset_fn=None, optimizer_f
         checkpoint_every=checkpoint_every, log_every=log_every, seed=seed, jit_compile=jit_compile,
         eval_dataset_fn=dataset_fn if evaluate else None, eval_steps=eval_steps,
         after_first_step=after_first_step, verbose=verbose)
+
+
+def evaluate_checkpoint(model_dir, *, strategy=None, model_fn=None, dataset_fn=None, batch_size=32,
+                        eval_steps=None):
+    """Restore the latest checkpoint in ``model_dir`` and evaluate it (the body of ``bin/evaluate``)."""
+    import tensorflow as tf
+
+    if model_fn is None or dataset_fn is None:
+        raise ValueError("evaluate_checkpoint: model_fn and dataset_fn must be configured")
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint under {os.path.join(model_dir, 'checkpoints')!r}; train first")
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = model_fn()
+        model.build()
+    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    result = trainer.evaluate(model, dataset_fn, strategy=strategy, steps=eval_steps, global_batch_size=batch_size)
+    return {"checkpoint": path, **result}
+
+
+def format_summary(summary) -> str:
+    """The one-screen end-of-training summary."""
+    lines = [f"trained {summary.get('steps')} steps (resumed from step {summary.get('resumed_from')}) "
+             f"into {summary.get('model_dir')}",
+             f"last step: loss {summary.get('loss', float('nan')):.4f}, batch accuracy "
+             f"{summary.get('accuracy', float('nan')):.3f}, {summary.get('images_per_second', 0):.0f} images/s",
+             f"checkpoint: {summary.get('checkpoint')}"]
+    ev = summary.get("eval")
+    if ev:
+        lines.append(f"evaluation ({ev['examples']} images): top-1 {ev['top1']:.4f}, top-5 {ev['top5']:.4f}")
+        lines.append("top-1 per time step: " + " ".join(f"{a:.2f}" for a in ev["top1_per_step"]))
+    return "\n".join(lines)
