@@ -88,7 +88,10 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
         iterator = iter(_distribute(strategy, dataset_fn, global_batch_size, training=True))
         state["iterator"] = iterator
     ckpt = tf.train.Checkpoint(**state)
-    manager = tf.train.CheckpointManager(ckpt, os.path.join(model_dir, "checkpoints"), max_to_keep=keep_checkpoints)
+    # Every worker saves (saving is collective); only the chief writes where users look.
+    ckpt_dir = os.path.join(model_dir, "checkpoints") if chief else os.path.join(
+        model_dir, f"tmp_worker_{strategy.cluster_resolver.task_id}")
+    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=keep_checkpoints)
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         if verbose:
