@@ -22,6 +22,12 @@ setup(
         "absl-py>=2.0",
         "numpy>=1.26",
         "scikit-learn>=1.4",
+        # ImageNet and other image datasets; the embedded default is also a tfds builder.
+        "tensorflow-datasets>=4.9",
+        # tensorflow-datasets 4.9 imports it but does not declare it.
+        "importlib_resources>=6",
+        # TF 2.21 no longer depends on it, and tf.summary needs it.
+        "tensorboard>=2.16",
     ],
     extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5"]},
     entry_points={

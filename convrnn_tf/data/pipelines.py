@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -125,3 +126,39 @@ def folder_dataset(path, batch_size, *, training, image_size=224, seed=0, determ
         return (train_preprocess(image, image_size, seed) if training else eval_preprocess(image, image_size)), y
 
     return _finish(ds, batch_size, training, load, seed, deterministic, shuffle_buffer)
+
+
+def embedded_pipeline(split, batch_size, *, training, image_size=64, seed=0, deterministic=True,
+                      input_context=None, data_dir=None, label="category", augment=True, **generator_kwargs):
+    """The offline embedded dataset (`convrnn_tf.data.embedded`) as normalised training batches.
+
+    Training batches are shuffled, repeated and (with ``augment``) flipped and shifted by up to
+    1/8 of the image; evaluation batches are the split once, in order.
+    """
+    from convrnn_tf.data import embedded
+
+    images, meta = embedded.load(seed=seed, image_size=image_size, cache_dir=data_dir, **generator_kwargs)
+    if split not in embedded.SPLITS + ("all",):
+        raise ValueError(f"split must be one of {embedded.SPLITS + ('all',)}, got {split!r}")
+    keep = np.ones(len(images), bool) if split == "all" else meta["split"] == split
+    if label not in ("category", "object"):
+        raise ValueError(f"label must be 'category' or 'object', got {label!r}")
+    ds = tf.data.Dataset.from_tensor_slices((images[keep], meta[f"{label}_label"][keep].astype(np.int32)))
+    if input_context is not None:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    pad = image_size // 8
+
+    def prepare(x, y):
+        if training and augment:
+            x = tf.image.random_flip_left_right(x, seed=seed)
+            x = tf.image.pad_to_bounding_box(x, pad, pad, image_size + 2 * pad, image_size + 2 * pad)
+            x = tf.image.random_crop(x, (image_size, image_size, 3), seed=seed)
+        return normalize(x), y
+
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    ds = ds.with_options(options)
+    if training:
+        ds = ds.shuffle(int(keep.sum()), seed=seed).repeat()
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

@@ -44,9 +44,7 @@ def dataset(name="embedded", image_size=64, data_dir=None, train_split="train", 
         common = dict(training=training, image_size=image_size, seed=seed, deterministic=deterministic,
                       input_context=input_context)
         if name == "embedded":
-            from convrnn_tf.data import embedded
-
-            return embedded.training_dataset(split, batch_size, data_dir=data_dir, **common, **kwargs)
+            return pipelines.embedded_pipeline(split, batch_size, data_dir=data_dir, **common, **kwargs)
         if os.path.isdir(name):
             return pipelines.folder_dataset(os.path.join(name, split) if os.path.isdir(os.path.join(name, split))
                                             else name, batch_size, **common, **kwargs)
