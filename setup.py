@@ -14,7 +14,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(include=["convrnn_tf", "convrnn_tf.*"]),
-    package_data={"convrnn_tf": ["zoo/specs/*.json"]},
+    package_data={"convrnn_tf": ["zoo/specs/*.json", "gin/*.gin"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.12",

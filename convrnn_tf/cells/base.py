@@ -55,6 +55,9 @@ class ConvRNNCell(keras.layers.Layer):
         """Per-example shapes (no batch axis) of the states, as a tuple of tuples."""
         raise NotImplementedError
 
+    #: Whether the cell reads ``res_input`` (a pre-memory conv must then set ``return_input``).
+    needs_res_input: bool = False
+
     @property
     def depends_on_state(self) -> bool:
         """False only when the output provably ignores the previous state.

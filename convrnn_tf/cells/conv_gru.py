@@ -5,8 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from convrnn_tf.cells import common
-from convrnn_tf.cells.conv_utils import ConvCellBase, ConvLinear, check_bool, check_number
+from convrnn_tf.cells.conv_utils import ConvCellBase, cell_arguments
 from convrnn_tf.cells.registry import register
 
 
@@ -38,70 +37,20 @@ class ConvGRU(ConvCellBase):
     original); a configured bias initializer is used for both.
     """
 
-    def __init__(
-        self,
-        shape=None,
-        filter_size=None,
-        out_depth=None,
-        weight_decay=0.0,
-        forget_bias=1.0,
-        activation="tanh",
-        kernel_initializer=None,
-        kernel_initializer_kwargs=None,
-        bias_initializer=None,
-        bias_initializer_kwargs=None,
-        layer_norm=False,
-        norm_gain=1.0,
-        norm_shift=0.0,
-        **kwargs,
-    ):
-        super().__init__(shape=shape, filter_size=filter_size, out_depth=out_depth, **kwargs)
-        where = self._where
-        self._setup_weight_decay(weight_decay)
-        self._setup_initializers(
-            kernel_initializer, kernel_initializer_kwargs, bias_initializer, bias_initializer_kwargs
-        )
-        self.forget_bias = check_number(forget_bias, where, "forget_bias")
-        self.activation = common.check_activation(activation, where=f"{where}: activation")
-        self._activation = common.activation(activation)
-        self.layer_norm = check_bool(layer_norm, where, "layer_norm")
-        self.norm_gain = check_number(norm_gain, where, "norm_gain")
-        self.norm_shift = check_number(norm_shift, where, "norm_shift")
+    def __init__(self, shape=None, filter_size=None, out_depth=None, weight_decay=0.0,
+                 forget_bias=1.0, activation="tanh", kernel_initializer=None,
+                 kernel_initializer_kwargs=None, bias_initializer=None, bias_initializer_kwargs=None,
+                 layer_norm=False, norm_gain=1.0, norm_shift=0.0, **kwargs):
+        super().__init__(**cell_arguments(locals()))
 
-    def build(self, input_shape, feedback_shape=None, res_input_shape=None):
-        if self._rebuild_is_noop(input_shape, feedback_shape):
-            return
-        h, w, in_depth = self._check_build_input(input_shape, feedback_shape)
-        c = self.out_depth
-        conv_shape = (None, h, w, in_depth + c)
-        self.gates = ConvLinear(
-            2 * c,
-            self.filter_size,
-            kernel_initializer=self._make_kernel_init(),
-            bias_initializer=self._make_bias_init(default=1.0),
-            kernel_regularizer=self._regularizer,
-            bias_regularizer=self._regularizer,
-            name="gates",
-            dtype=self.dtype_policy,
-        )
-        self.gates.build(conv_shape)
+    def _build_weights(self, spatial, in_depth):
+        c, reg = self.out_depth, self._l2()
+        self.gates = self._conv_layer("gates", 2 * c, in_depth + c, spatial, 1.0, reg, reg)
         if self.layer_norm:
-            self.ln_r = self._layer_norm("r_pre", self.norm_gain, self.norm_shift, c, (h, w))
-            self.ln_u = self._layer_norm("u_pre", self.norm_gain, self.norm_shift, c, (h, w))
-        self.candidates = ConvLinear(
-            c,
-            self.filter_size,
-            kernel_initializer=self._make_kernel_init(),
-            bias_initializer=self._make_bias_init(default=0.0),
-            kernel_regularizer=self._regularizer,
-            bias_regularizer=self._regularizer,
-            name="candidates",
-            dtype=self.dtype_policy,
-        )
-        self.candidates.build(conv_shape)
+            self.ln_r, self.ln_u = self._layer_norms(("r_pre", "u_pre"), spatial)
+        self.candidates = self._conv_layer("candidates", c, in_depth + c, spatial, 0.0, reg, reg)
         if self.layer_norm:
-            self.ln_c = self._layer_norm("c_pre", self.norm_gain, self.norm_shift, c, (h, w))
-        super().build(input_shape)
+            (self.ln_c,) = self._layer_norms(("c_pre",), spatial)
 
     def call(self, inputs, states, feedback=None, res_input=None, training=None):
         x, (h,) = self._prepare_call(inputs, states, feedback)
@@ -118,16 +67,3 @@ class ConvGRU(ConvCellBase):
             c_pre = self.ln_c(c_pre)
         new_h = u * h + (1.0 - u) * self._activation(c_pre)
         return ops.cast(new_h, self.compute_dtype), (new_h,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            weight_decay=self.weight_decay,
-            forget_bias=self.forget_bias,
-            activation=self.activation,
-            **self._initializer_config(),
-            layer_norm=self.layer_norm,
-            norm_gain=self.norm_gain,
-            norm_shift=self.norm_shift,
-        )
-        return config

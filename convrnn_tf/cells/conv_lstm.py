@@ -5,14 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from convrnn_tf.cells import common
-from convrnn_tf.cells.conv_utils import (
-    ConvCellBase,
-    add_conv_weights,
-    check_bool,
-    check_number,
-    conv2d_same,
-)
+from convrnn_tf.cells.conv_utils import ConvCellBase, cell_arguments
 from convrnn_tf.cells.registry import register
 
 
@@ -56,71 +49,32 @@ class ConvLSTM(ConvCellBase):
 
     num_states = 2
 
-    def __init__(
-        self,
-        shape=None,
-        filter_size=None,
-        out_depth=None,
-        weight_decay=0.0,
-        use_peepholes=False,
-        forget_bias=1.0,
-        activation="tanh",
-        kernel_initializer=None,
-        kernel_initializer_kwargs=None,
-        bias_initializer=None,
-        bias_initializer_kwargs=None,
-        layer_norm=False,
-        norm_gain=1.0,
-        norm_shift=0.0,
-        **kwargs,
-    ):
-        super().__init__(shape=shape, filter_size=filter_size, out_depth=out_depth, **kwargs)
-        where = self._where
-        self._setup_weight_decay(weight_decay)
-        self._setup_initializers(
-            kernel_initializer, kernel_initializer_kwargs, bias_initializer, bias_initializer_kwargs
-        )
-        self.use_peepholes = check_bool(use_peepholes, where, "use_peepholes")
-        self.forget_bias = check_number(forget_bias, where, "forget_bias")
-        self.activation = common.check_activation(activation, where=f"{where}: activation")
-        self._activation = common.activation(activation)
-        self.layer_norm = check_bool(layer_norm, where, "layer_norm")
-        self.norm_gain = check_number(norm_gain, where, "norm_gain")
-        self.norm_shift = check_number(norm_shift, where, "norm_shift")
+    def __init__(self, shape=None, filter_size=None, out_depth=None, weight_decay=0.0,
+                 use_peepholes=False, forget_bias=1.0, activation="tanh", kernel_initializer=None,
+                 kernel_initializer_kwargs=None, bias_initializer=None, bias_initializer_kwargs=None,
+                 layer_norm=False, norm_gain=1.0, norm_shift=0.0, **kwargs):
+        super().__init__(**cell_arguments(locals()))
 
-    def build(self, input_shape, feedback_shape=None, res_input_shape=None):
-        if self._rebuild_is_noop(input_shape, feedback_shape):
-            return
-        h, w, in_depth = self._check_build_input(input_shape, feedback_shape)
-        c = self.out_depth
-        self.kernel, self.bias = add_conv_weights(
-            self,
-            in_depth + c,
-            4 * c,
-            self.filter_size,
-            self._make_kernel_init(),
-            self._make_bias_init(),
-            self._regularizer,
-            self._regularizer,
-        )
+    def _build_weights(self, spatial, in_depth):
+        self._add_fused_conv(in_depth, 4 * self.out_depth)
         if self.layer_norm:
             self.ln_input, self.ln_transform, self.ln_forget, self.ln_output, self.ln_state = (
-                self._layer_norm(name, self.norm_gain, self.norm_shift, c, (h, w))
-                for name in ("input", "transform", "forget", "output", "state")
+                self._layer_norms(("input", "transform", "forget", "output", "state"), spatial)
             )
         if self.use_peepholes:
             self.w_f_diag, self.w_i_diag, self.w_o_diag = (
                 self.add_weight(
-                    name=name, shape=(h, w, c), initializer=self._make_kernel_init(), autocast=False
+                    name=name,
+                    shape=tuple(spatial) + (self.out_depth,),
+                    initializer=self._make_kernel_init(),
+                    autocast=False,
                 )
                 for name in ("w_f_diag", "w_i_diag", "w_o_diag")
             )
-        super().build(input_shape)
 
     def call(self, inputs, states, feedback=None, res_input=None, training=None):
         x, (c, h) = self._prepare_call(inputs, states, feedback)
-        z = conv2d_same(ops.concatenate([x, ops.cast(h, x.dtype)], axis=-1), self.kernel, self.bias)
-        i, j, f, o = ops.split(ops.cast(z, "float32"), 4, axis=-1)
+        i, j, f, o = self._fused_gates(x, h, 4)
         if self.layer_norm:
             i, j = self.ln_input(i), self.ln_transform(j)
             f, o = self.ln_forget(f), self.ln_output(o)
@@ -149,18 +103,3 @@ class ConvLSTM(ConvCellBase):
         """The original's ``concat([c, h], axis=-1)`` -> ``(c, h)``."""
         c, h = ops.split(state, 2, axis=-1)
         return (c, h)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            weight_decay=self.weight_decay,
-            use_peepholes=self.use_peepholes,
-            forget_bias=self.forget_bias,
-            activation=self.activation,
-            **self._initializer_config(),
-            layer_norm=self.layer_norm,
-            norm_gain=self.norm_gain,
-            norm_shift=self.norm_shift,
-        )
-        return config
-

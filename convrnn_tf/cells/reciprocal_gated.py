@@ -36,6 +36,8 @@ from convrnn_tf.cells.reciprocal_gated_ops import (
     TF_SCOPE,
     VARIANT_DEFAULTS,
     ConvPath,
+    check_feedback,
+    check_map,
     fail,
     median_config,
     shallow_config,
@@ -166,38 +168,30 @@ class ReciprocalGatedCell(ConvRNNCell):
         input_shape = tuple(input_shape)
         return input_shape[:3] + (self._out_channels(input_shape),)
 
-    def _check_map(self, shape, key, spatial):
-        shape = tuple(shape)
-        if len(shape) != 4:
-            fail(key, f"expected rank 4 [B, H, W, C], got {shape}")
-        if any(s is None for s in shape[1:]):
-            fail(key, f"H, W and C must be known, got {shape}")
-        if spatial is not None and tuple(int(s) for s in shape[1:3]) != tuple(spatial):
-            fail(key, f"spatial size {tuple(shape[1:3])} does not match the cell's {tuple(spatial)}")
-        return shape
-
     # ---------------------------------------------------------------------------------- build
+    @property
+    def needs_res_input(self) -> bool:
+        """Whether a residual path is on (the node must keep a conv input, ``return_input``)."""
+        return bool(self._out_residual or self._residual_to_out_tau or self._residual_to_out_gate
+                    or (self._use_cell and (self._cell_residual or self._residual_to_cell_tau
+                                            or self._residual_to_cell_gate)))
+
     def build(self, input_shape, feedback_shape=None, res_input_shape=None):
         """Create the weights; ``res_input_shape`` is required when a residual path is on."""
-        input_shape = self._check_map(input_shape, "input_shape", self._shape)
+        input_shape = check_map(input_shape, "input_shape", self._shape)
         self._spatial = tuple(int(s) for s in input_shape[1:3])
         c_in = int(input_shape[3])
         c_out = self._out_channels(input_shape)
         if not self._input_to_out and c_in != c_out:
             fail("out_depth", f"is {c_out} but the input has {c_in} channels and input_to_out is off")
-        c_fb = None
-        if feedback_shape is not None:
-            feedback_shape = self._check_map(feedback_shape, "feedback_shape", self._spatial)
-            c_fb = int(feedback_shape[3])
+        c_fb = check_feedback(feedback_shape, input_shape, self._rgc_config)
         use = self._use_cell
-        needs_res = (self._out_residual or self._residual_to_out_tau or self._residual_to_out_gate
-                     or (use and (self._cell_residual or self._residual_to_cell_tau
-                                  or self._residual_to_cell_gate)))
         c_res = None
-        if needs_res:
+        if self.needs_res_input:
             if res_input_shape is None:
                 fail("res_input_shape", "a residual path is on, so build() needs res_input_shape")
-            res_input_shape = self._check_map(res_input_shape, "res_input_shape", self._spatial)
+            res_input_shape = check_map(res_input_shape, "res_input_shape", self._spatial,
+                                        input_shape[0])
             c_res = int(res_input_shape[3])
         else:
             res_input_shape = None
@@ -221,9 +215,6 @@ class ReciprocalGatedCell(ConvRNNCell):
                 self._conv("input_to_cell", "ff_filter_size", c_in, d, self._ff_filter_size,
                            self._ff_depth_separable, "cell", "input_to_cell", "input_to_cell")
             if c_fb is not None and fb_entry == "cell":
-                if shallow and c_fb != d:
-                    fail("feedback_entry", f"'cell' with variant 'shallow' adds the feedback itself to "
-                          f"its projection, so it needs cell_depth ({d}) feedback channels, got {c_fb}")
                 self._conv("feedback_to_cell", "feedback_filter_size", c_fb, d, self._feedback_filter_size,
                            self._feedback_depth_separable, "cell", "feedback", "feedback")
             self._conv("cell_to_cell", ctau_key, d, d, k_ctau, tau_sep, "cell", "tau", "tau",
@@ -334,6 +325,10 @@ class ReciprocalGatedCell(ConvRNNCell):
         if feedback is not None:
             if self._c_fb is None:
                 raise ValueError("ReciprocalGatedCell: got feedback but was built without feedback_shape")
+            got, want = tuple(feedback.shape[1:]), (*self._spatial, self._c_fb)
+            if len(got) != 3 or any(g is not None and g != w for g, w in zip(got, want)):
+                raise ValueError(f"ReciprocalGatedCell: feedback has shape {tuple(feedback.shape)}, built "
+                                 f"for (B, {want[0]}, {want[1]}, {want[2]})")
             fb = ops.cast(feedback, dt)
         r = None
         if res_input is not None and self._c_res is not None:

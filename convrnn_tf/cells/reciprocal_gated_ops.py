@@ -128,6 +128,41 @@ def validate_config(args):
     return cfg
 
 
+def check_map(shape, key, spatial=None, batch=None, note=""):
+    """``shape`` as a tuple ``(B, H, W, C)`` with known, positive H, W and C; H, W must equal
+    ``spatial`` and B ``batch`` (where both are known). ``note`` ends the spatial-mismatch error."""
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        fail(key, f"expected a shape [B, H, W, C], got {shape!r}")
+    if len(shape) != 4:
+        fail(key, f"expected rank 4 [B, H, W, C], got {shape}")
+    if any(s is None for s in shape[1:]):
+        fail(key, f"H, W and C must be known, got {shape}")
+    if any(int(s) < 1 for s in shape[1:]):
+        fail(key, f"H, W and C must be positive, got {shape}")
+    if spatial is not None and tuple(int(s) for s in shape[1:3]) != tuple(spatial):
+        fail(key, f"spatial size {tuple(shape[1:3])} does not match the cell's {tuple(spatial)}{note}")
+    if batch is not None and shape[0] is not None and int(shape[0]) != int(batch):
+        fail(key, f"batch size {shape[0]} does not match the input's {batch} (shape {shape})")
+    return shape
+
+
+def check_feedback(shape, input_shape, config):
+    """The feedback channel count for a ``[B, H, W, C_fb]`` ``shape`` (None: no feedback) given the
+    checked ``input_shape`` and the cell's validated ``config``; raises when they do not fit."""
+    if shape is None:
+        return None
+    shape = check_map(shape, "feedback_shape", input_shape[1:3], input_shape[0],
+                      note=" (feedback must arrive at the cell's size: the harbor resizes it)")
+    c_fb, depth = int(shape[3]), config["cell_depth"]
+    if config["feedback_entry"] == "cell" and config["variant"] == "shallow" and c_fb != depth:
+        fail("feedback_entry", f"'cell' with variant 'shallow' adds the feedback itself to its "
+             f"projection (cells.py), so feedback_shape needs cell_depth ({depth}) channels, got "
+             f"{c_fb} (shape {shape})")
+    return c_fb
+
+
 class ConvPath:
     """One convolution of the cell; weights are created on (and tracked by) the owning layer."""
 

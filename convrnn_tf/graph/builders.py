@@ -8,15 +8,33 @@ from convrnn_tf.graph.spec import GraphSpec
 FROZEN = {"memory_decay": 0.0, "trainable": False}
 
 
+_CONV_CELLS = ("gru", "lstm", "ugrnn", "intersectionrnn", "simplernn")
+
+
+def default_cell_kwargs(cell, out_depth):
+    """Constructor arguments that make ``cell`` keep the node's depth (3x3 filters)."""
+    if cell == "timedecay":
+        return {"memory_decay": 0.0, "trainable": True}
+    if cell in _CONV_CELLS:
+        return {"filter_size": [3, 3], "out_depth": out_depth}
+    if cell == "rgc":  # the shallow RGC's settings (rgc_shallow), at this depth
+        from convrnn_tf.cells import shallow_config
+
+        return {**shallow_config("conv3"), "shape": None, "out_depth": out_depth, "cell_depth": out_depth}
+    return {}
+
+
 def conv_node(name, out_depth, *, ksize=3, strides=1, pool=False, cell="timedecay", cell_kwargs=None,
               shape=None, shape_from=None, activation="elu"):
-    """A node ``conv -> cell -> [max_pool]`` in the native format."""
+    """A node ``conv -> cell -> [max_pool]`` in the native format.
+
+    ``cell_kwargs`` are merged over `default_cell_kwargs` (which keep the depth at ``out_depth``).
+    """
     node = {
         "name": name,
         "pre_memory": [{"op": "conv", "out_depth": out_depth, "ksize": ksize, "strides": strides,
-                        "activation": activation, "weight_decay": 1e-4}],
-        "memory": {"cell": cell, **(cell_kwargs if cell_kwargs is not None else
-                                    ({"memory_decay": 0.0, "trainable": True} if cell == "timedecay" else {}))},
+                        "activation": activation, "weight_decay": 1e-4, "return_input": True}],
+        "memory": {"cell": cell, **default_cell_kwargs(cell, out_depth), **(cell_kwargs or {})},
         "post_memory": [{"op": "max_pool"}] if pool else [],
     }
     if shape is not None:

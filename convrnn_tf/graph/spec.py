@@ -397,6 +397,9 @@ class GraphSpec:
                 res = shape
             shape = ops_lib.output_shape(op.op, op.kwargs, shape, node=name, key=f"pre_memory[{i}]")
         cell_input = shape
+        if cell.needs_res_input and res is None:
+            raise SpecError(f"cell {node.cell_name!r} has a residual path, so a pre-memory conv must keep its "
+                            "input (return_input: true)", node=name, key="memory")
         try:
             shape = tuple(cell.compute_output_shape((None,) + tuple(shape))[1:])
         except (TypeError, ValueError) as err:

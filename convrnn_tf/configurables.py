@@ -1,0 +1,47 @@
+"""The one module that touches gin: the cells as gin configurables.
+
+Importing it registers, under the gin module ``convrnn_tf.cells``,
+
+* every cell class of the registry (`convrnn_tf.cells.names`) by its class name, so a binding can
+  construct one: ``node.cell = @ConvGRU()`` with ``ConvGRU.out_depth = 8``;
+* `make_cell`, a factory that builds a cell by its registry name: ``make_cell.name = "gru"``,
+  ``make_cell.out_depth = 8`` and then ``@make_cell()`` (or ``gin.get_configurable("make_cell")()``).
+  Scopes give different cells per node: ``conv3/make_cell.name = "lstm"``, ``@conv3/make_cell()``.
+
+``gin.register`` leaves the classes and `make_cell` unchanged: plain Python calls ignore gin;
+only gin references (``@...()``) and `gin.get_configurable` see the bindings. Only core ``gin`` is
+used: ``gin.tf`` does not import with TF >= 2.16, and ``@gin.configurable`` on a Keras layer
+breaks its construction (see the project's keras-tf notes, D1). Every cell writes an explicit
+``get_config``, so gin-injected arguments are saved with the model.
+"""
+
+from __future__ import annotations
+
+import gin
+
+from convrnn_tf import cells
+
+GIN_MODULE = "convrnn_tf.cells"
+
+
+def make_cell(name, **kwargs):
+    """The cell registered as ``name`` (e.g. "gru", "lstm", "rgc"), built with ``kwargs``.
+
+    An unknown name raises the registry's ``ValueError``, which lists the valid names.
+    """
+    return cells.get(name)(**kwargs)
+
+
+def _register_all():
+    registered = {}
+    for name in cells.names():
+        cls = cells.get(name)
+        if cls.__name__ not in registered:
+            gin.register(cls, module=GIN_MODULE)
+            registered[cls.__name__] = cls
+    gin.register(make_cell, module=GIN_MODULE)
+    return registered
+
+
+#: ``{class name: cell class}`` of the cells registered with gin.
+CONFIGURABLE_CELLS = _register_all()
