@@ -28,6 +28,8 @@ setup(
         "importlib_resources>=6",
         # TF 2.21 no longer depends on it, and tf.summary needs it.
         "tensorboard>=2.16",
+        # PNG plots of the neural-fitting and dynamics results.
+        "matplotlib>=3.8",
     ],
     extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5"]},
     entry_points={
