@@ -30,6 +30,9 @@ setup(
         "tensorboard>=2.16",
         # PNG plots of the neural-fitting and dynamics results.
         "matplotlib>=3.8",
+        # Neural recordings as labelled arrays (the Brain-Score / brainio NetCDF layout).
+        "xarray>=2024.1",
+        "h5netcdf>=1.3",
     ],
     extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5"]},
     entry_points={
