@@ -1,4 +1,4 @@
-"""The one module that touches gin: the cells as gin configurables.
+"""The one module that touches gin: cells, models, data, optimizers and runs as configurables.
 
 Importing it registers, under the gin module ``convrnn_tf.cells``,
 
@@ -20,8 +20,10 @@ from __future__ import annotations
 import gin
 
 from convrnn_tf import cells
+from convrnn_tf.training import experiment
 
 GIN_MODULE = "convrnn_tf.cells"
+TRAINING_MODULE = "convrnn_tf.training"
 
 
 def make_cell(name, **kwargs):
@@ -45,3 +47,17 @@ def _register_all():
 
 #: ``{class name: cell class}`` of the cells registered with gin.
 CONFIGURABLE_CELLS = _register_all()
+
+
+# Experiments (``gin/*.gin``): the binaries call these wrapped versions, so bindings apply.
+#   run.model_fn = @build_model          (a factory: called under the strategy's scope)
+#   run.dataset_fn = @dataset()          (evaluated: returns dataset_fn(batch, training, ctx))
+#   run.optimizer_fn = @optimizer()      (evaluated: returns optimizer_fn(total_steps))
+build_model = gin.external_configurable(experiment.build_model, module=TRAINING_MODULE)
+chain_spec = gin.external_configurable(experiment.chain_spec, module=TRAINING_MODULE)
+feedforward_spec = gin.external_configurable(experiment.feedforward_spec, module=TRAINING_MODULE)
+dataset = gin.external_configurable(experiment.dataset, module=TRAINING_MODULE)
+optimizer = gin.external_configurable(experiment.optimizer, module=TRAINING_MODULE)
+run = gin.external_configurable(experiment.run, module=TRAINING_MODULE)
+evaluate_checkpoint = gin.external_configurable(experiment.evaluate_checkpoint, module=TRAINING_MODULE)
+format_summary = experiment.format_summary

@@ -48,7 +48,8 @@ def chain(depth=5, input_shape=(64, 64, 3), base_depth=16, classes=10, cell="tim
           feedback=(), recurrent_from=3, stateful_readout=False, name=None) -> GraphSpec:
     """``conv1 -> ... -> conv<depth-1> -> readout``: a small zoo-like convRNN.
 
-    Channels double (and the map halves) every other layer; ``readout`` is global average pool
+    conv1 is a 5x5 stride-2 conv (like the original's 7x7/2); channels double (and the map
+    halves) every other layer; ``readout`` is global average pool
     plus an fc layer to ``classes`` logits. ``feedback`` lists extra ``(source, target)`` edges.
     Layers from ``recurrent_from`` on get ``cell``; earlier ones a frozen zero decay (no memory,
     like the original's first layers). The readout has no memory unless ``stateful_readout``.
@@ -58,7 +59,7 @@ def chain(depth=5, input_shape=(64, 64, 3), base_depth=16, classes=10, cell="tim
     nodes, edges, prev, chans = [], [], None, base_depth
     for i in range(1, depth):
         pool = i % 2 == 1
-        nodes.append(conv_node(f"conv{i}", chans, ksize=5 if i == 1 else 3, pool=pool,
+        nodes.append(conv_node(f"conv{i}", chans, ksize=5 if i == 1 else 3, strides=2 if i == 1 else 1, pool=pool,
                                cell="timedecay" if i < recurrent_from else cell,
                                cell_kwargs=FROZEN if i < recurrent_from else cell_kwargs,
                                shape=input_shape if i == 1 else None, shape_from=prev))
@@ -77,3 +78,17 @@ def chain(depth=5, input_shape=(64, 64, 3), base_depth=16, classes=10, cell="tim
     edges.append({"from": prev, "to": "readout"})
     edges += [{"from": a, "to": b, "kind": "feedback"} for a, b in feedback]
     return GraphSpec(nodes, edges, output="readout", name=name or f"chain{depth}")
+
+
+def feedforward(spec: GraphSpec, name=None) -> GraphSpec:
+    """The same net without recurrence: every memory a frozen zero decay, no feedback edges.
+
+    The feedforward baseline of a convRNN: pre- and post-memory ops (and so the feedforward
+    weights) are kept; shapes are re-inferred, since some cells change a node's depth.
+    """
+    data = spec.to_json()
+    for node in data["nodes"]:
+        node["memory"] = {"cell": "timedecay", **FROZEN}
+    data["edges"] = [e for e in data["edges"] if e["kind"] == "feedforward"]
+    data["name"] = name or f"{spec.name or 'spec'}_feedforward"
+    return GraphSpec.from_dict(data)

@@ -25,6 +25,17 @@ def build_model(zoo_name=None, spec=None, **kwargs):
     return ConvRNN(spec, **kwargs)
 
 
+def feedforward_spec(zoo_name=None, spec=None):
+    """The feedforward baseline (no cells, no feedback) of a zoo model or a spec."""
+    if zoo_name is not None:
+        from convrnn_tf import zoo
+
+        spec = zoo.model_spec(zoo_name)
+    if spec is None:
+        raise ValueError("feedforward_spec: give zoo_name= or spec=")
+    return builders.feedforward(spec)
+
+
 def chain_spec(**kwargs):
     """`convrnn_tf.graph.builders.chain` (for gin: ``build_model.spec = @chain_spec()``)."""
     return builders.chain(**kwargs)
