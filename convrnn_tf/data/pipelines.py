@@ -29,16 +29,20 @@ def normalize(images):
     return (x - IMAGENET_MEAN) / IMAGENET_STD
 
 
-def train_preprocess(image, size, seed=None):
-    """Random resized crop (8-100% of the area, aspect 3/4-4/3), random flip, normalise."""
+def train_preprocess(image, size, seed):
+    """Random resized crop (8-100% of the area, aspect 3/4-4/3), random flip, normalise.
+
+    ``seed`` is a shape-[2] int tensor: stateless ops keep the pipeline checkpointable and
+    deterministic (`_finish` derives it from the run seed and the element's position).
+    """
     shape = tf.shape(image)
-    begin, extent, _ = tf.image.sample_distorted_bounding_box(
-        shape, bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), min_object_covered=0.1,
+    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
+        shape, bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed, min_object_covered=0.1,
         aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
-        use_image_if_no_bounding_boxes=True, seed=seed or 0)
+        use_image_if_no_bounding_boxes=True)
     image = tf.slice(image, begin, extent)
     image = tf.image.resize(image, (size, size), method="bilinear")
-    image = tf.image.random_flip_left_right(image, seed=seed)
+    image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
     return normalize(tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8))
 
 
@@ -53,12 +57,18 @@ def eval_preprocess(image, size, crop_fraction=0.875):
 
 
 def _finish(ds, batch_size, training, preprocess, seed, deterministic, shuffle_buffer):
+    """Shuffle and repeat (training), preprocess in parallel, batch, prefetch.
+
+    ``preprocess(x, y, element_seed)``: each element gets the stateless seed ``[seed, position]``
+    so augmentation is reproducible and the iterator can be checkpointed mid-epoch.
+    """
     options = tf.data.Options()
     options.deterministic = deterministic
     ds = ds.with_options(options)
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed).repeat()
-    ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.enumerate().map(lambda i, xy: preprocess(xy[0], xy[1], tf.stack([tf.cast(seed, tf.int64), i])),
+                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
@@ -86,8 +96,8 @@ def tfds_dataset(name, split, batch_size, *, training, image_size=224, data_dir=
     read_config = tfds.ReadConfig(shuffle_seed=seed, input_context=input_context,
                                   interleave_cycle_length=16 if not deterministic else 1)
     ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=training, read_config=read_config)
-    pre = (lambda x, y: (train_preprocess(x, image_size, seed), y)) if training else \
-          (lambda x, y: (eval_preprocess(x, image_size), y))
+    pre = (lambda x, y, s: (train_preprocess(x, image_size, s), y)) if training else \
+          (lambda x, y, s: (eval_preprocess(x, image_size), y))
     return _finish(ds, batch_size, training, pre, seed, deterministic, shuffle_buffer)
 
 
@@ -120,10 +130,10 @@ def folder_dataset(path, batch_size, *, training, image_size=224, seed=0, determ
     if input_context is not None:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 
-    def load(f, y):
+    def load(f, y, s):
         image = tf.io.decode_image(tf.io.read_file(f), channels=3, expand_animations=False)
         image.set_shape([None, None, 3])
-        return (train_preprocess(image, image_size, seed) if training else eval_preprocess(image, image_size)), y
+        return (train_preprocess(image, image_size, s) if training else eval_preprocess(image, image_size)), y
 
     return _finish(ds, batch_size, training, load, seed, deterministic, shuffle_buffer)
 
@@ -148,17 +158,11 @@ def embedded_pipeline(split, batch_size, *, training, image_size=64, seed=0, det
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     pad = image_size // 8
 
-    def prepare(x, y):
+    def prepare(x, y, s):
         if training and augment:
-            x = tf.image.random_flip_left_right(x, seed=seed)
+            x = tf.image.stateless_random_flip_left_right(x, seed=s)
             x = tf.image.pad_to_bounding_box(x, pad, pad, image_size + 2 * pad, image_size + 2 * pad)
-            x = tf.image.random_crop(x, (image_size, image_size, 3), seed=seed)
+            x = tf.image.stateless_random_crop(x, (image_size, image_size, 3), seed=s + 1)
         return normalize(x), y
 
-    options = tf.data.Options()
-    options.deterministic = deterministic
-    ds = ds.with_options(options)
-    if training:
-        ds = ds.shuffle(int(keep.sum()), seed=seed).repeat()
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    return _finish(ds, batch_size, training, prepare, seed, deterministic, int(keep.sum()))
