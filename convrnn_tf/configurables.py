@@ -59,5 +59,4 @@ feedforward_spec = gin.external_configurable(experiment.feedforward_spec, module
 dataset = gin.external_configurable(experiment.dataset, module=TRAINING_MODULE)
 optimizer = gin.external_configurable(experiment.optimizer, module=TRAINING_MODULE)
 run = gin.external_configurable(experiment.run, module=TRAINING_MODULE)
-evaluate_checkpoint = gin.external_configurable(experiment.evaluate_checkpoint, module=TRAINING_MODULE)
 format_summary = experiment.format_summary

@@ -28,8 +28,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from convrnn_tf.tracking import ListCheckpointDependencies
 
-class ConvRNNCell(keras.layers.Layer):
+
+class ConvRNNCell(ListCheckpointDependencies, keras.layers.Layer):
     """Base class of the recurrent memories (see the module docstring for the contract)."""
 
     #: Whether the node hands the feedback part of its harbor to this cell separately.

@@ -28,8 +28,8 @@ def main(argv):
     common.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
     strategy = common.setup_run()
     try:
-        result = configurables.evaluate_checkpoint(model_dir=FLAGS.model_dir, strategy=strategy,
-                                                   eval_steps=FLAGS.eval_steps)
+        result = configurables.run(model_dir=FLAGS.model_dir, mode="evaluate", strategy=strategy,
+                                   **({} if FLAGS.eval_steps is None else {"eval_steps": FLAGS.eval_steps}))
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     with open(os.path.join(FLAGS.model_dir, "eval.json"), "w") as f:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from convrnn_tf.tracking import ListCheckpointDependencies
+
 
 def check_flag(value, what: str, where: str) -> bool:
     """``value`` if it is a bool; a `ValueError` naming ``where`` otherwise."""
@@ -59,7 +61,7 @@ def take_steps(logits, steps):
     return ops.squeeze(ops.take_along_axis(logits, idx, axis=1), axis=1)
 
 
-class TemporalDecoder(keras.layers.Layer):
+class TemporalDecoder(ListCheckpointDependencies, keras.layers.Layer):
     """Base class: ``[B, T', K]`` logits -> ``[B, K]``, in float32.
 
     Subclasses set the class attributes ``needs_static_time`` / ``needs_static_classes`` when

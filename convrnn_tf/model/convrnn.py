@@ -15,6 +15,7 @@ from convrnn_tf.graph.spec import FRAME, GraphSpec
 from convrnn_tf.model import presentation as pres_lib
 from convrnn_tf.model.node import Node
 from convrnn_tf.model.plan import make_plan
+from convrnn_tf.tracking import ListCheckpointDependencies
 
 
 def default_times(spec: GraphSpec) -> int:
@@ -34,7 +35,7 @@ def default_times(spec: GraphSpec) -> int:
 
 
 @keras.saving.register_keras_serializable(package="convrnn_tf")
-class ConvRNN(keras.Model):
+class ConvRNN(ListCheckpointDependencies, keras.Model):
     """A convolutional recurrent network unrolled over ``times`` steps.
 
     Args:

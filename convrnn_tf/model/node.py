@@ -13,6 +13,7 @@ from keras import ops
 from convrnn_tf.graph.spec import NodeShapes, NodeSpec, _parse_node
 from convrnn_tf.model.ops import make_op
 from convrnn_tf.model.resize import resize_align_corners
+from convrnn_tf.tracking import ListCheckpointDependencies
 
 
 @keras.saving.register_keras_serializable(package="convrnn_tf")
@@ -55,7 +56,7 @@ class Harbor(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="convrnn_tf")
-class Node(keras.layers.Layer):
+class Node(ListCheckpointDependencies, keras.layers.Layer):
     """One graph node; ``call(inputs, states) -> (output, new_states)``.
 
     ``inputs`` is the list of the node's inputs in harbor order (``shapes.inputs``): the image

@@ -75,12 +75,18 @@ def optimizer(name="sgd", base_lr=0.01, schedule="cosine", warmup_steps=0, bound
     return fn
 
 
-def run(model_dir, *, strategy=None, model_fn=None, dataset_fn=None, optimizer_fn=None, train_steps=100,
-        batch_size=32, loss_steps=None, checkpoint_every=50, log_every=10, seed=0, jit_compile=False,
-        evaluate=True, eval_steps=None, after_first_step=None, verbose=True):
-    """Train (resuming from ``model_dir``) and evaluate; the body of ``bin/train``."""
+def run(model_dir, *, mode="train", strategy=None, model_fn=None, dataset_fn=None, optimizer_fn=None,
+        train_steps=100, batch_size=32, loss_steps=None, checkpoint_every=50, log_every=10, seed=0,
+        jit_compile=False, evaluate=True, eval_steps=None, after_first_step=None, verbose=True):
+    """``mode="train"``: train (resuming from ``model_dir``) and evaluate, the body of ``bin/train``;
+    ``mode="evaluate"``: evaluate the latest checkpoint, the body of ``bin/evaluate``."""
     if model_fn is None or dataset_fn is None:
         raise ValueError("run: model_fn and dataset_fn must be configured (e.g. in the gin file)")
+    if mode == "evaluate":
+        return evaluate_checkpoint(model_dir, strategy=strategy, model_fn=model_fn, dataset_fn=dataset_fn,
+                                   batch_size=batch_size, eval_steps=eval_steps)
+    if mode != "train":
+        raise ValueError(f"run: mode must be 'train' or 'evaluate', got {mode!r}")
     return trainer.train(
         model_dir, model_fn, dataset_fn, strategy=strategy, train_steps=train_steps,
         global_batch_size=batch_size, optimizer_fn=optimizer_fn, loss_steps=loss_steps,

@@ -53,9 +53,18 @@ def load_config(name: str) -> dict:
 # The model-level API (imported last: these modules use the loaders above).
 from convrnn_tf.zoo.builder import build, build_deferred, count_params, default_decoder, model_spec  # noqa: E402
 from convrnn_tf.zoo.catalog import ModelInfo, check_name, info, markdown_table, names  # noqa: E402
+from convrnn_tf.zoo.checkpoint import (  # noqa: E402
+    CheckpointError,
+    CheckpointReport,
+    load_original_checkpoint,
+    original_variable_names,
+    restore_checkpoint,
+)
 
 #: ``zoo.list()`` is ``zoo.names()``: the 20 model names.
 list = names  # noqa: A001  (nothing in this module calls the builtin after this line)
 
-__all__ = ["ModelInfo", "build", "build_deferred", "check_name", "count_params", "default_decoder", "info", "list",
-           "load_config", "load_spec", "markdown_table", "model_spec", "names", "spec_names", "spec_path"]
+__all__ = ["CheckpointError", "CheckpointReport", "ModelInfo", "build", "build_deferred", "check_name",
+           "count_params", "default_decoder", "info", "list", "load_config", "load_original_checkpoint",
+           "load_spec", "markdown_table", "model_spec", "names", "original_variable_names",
+           "restore_checkpoint", "spec_names", "spec_path"]

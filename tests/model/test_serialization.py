@@ -120,3 +120,22 @@ def test_model_export_saved_model(tmp_path):
     model.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)
     served = tf.saved_model.load(str(tmp_path / "saved"))
     np.testing.assert_allclose(np.asarray(served.serve(X)), np.asarray(y), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("decoder,cell", [("last", "rgc"), ("mlp", "lstm"), ("conv1d", "timedecay"),
+                                          ("thresh", "simplernn")])
+def test_tf_checkpoint_holds_every_weight(tmp_path, decoder, cell):
+    """tf.train.Checkpoint (used by training) must see sub-layers in lists and variables in dicts."""
+    kwargs = {"times": 12, "decoder_start": 5} if decoder == "conv1d" else {"times": 7}
+    make_spec = lambda: builders.chain(5, input_shape=(16, 16, 3), base_depth=4, classes=6, cell=cell,  # noqa: E731
+                                       feedback=[("conv4", "conv2")])
+    model = ConvRNN(make_spec(), decoder=decoder, **kwargs)
+    model.build()
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    saved = [k for k in tf.train.load_checkpoint(path).get_variable_to_shape_map() if k.startswith("model/")]
+    assert len(saved) == len(model.weights)
+    other = ConvRNN(make_spec(), decoder=decoder, **kwargs)
+    other.build()
+    tf.train.Checkpoint(model=other).restore(path).assert_consumed()
+    for a, b in zip(model.weights, other.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
