@@ -38,6 +38,8 @@ setup(
     entry_points={
         "console_scripts": [
             "convrnn-describe=convrnn_tf.cli.describe:run",
+            "convrnn-train=convrnn_tf.cli.train:run",
+            "convrnn-evaluate=convrnn_tf.cli.evaluate:run",
         ]
     },
     classifiers=[

@@ -77,6 +77,9 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
             optimizer = make_optimizer(WarmupSchedule(0.01, train_steps))
         else:
             optimizer = optimizer_fn(train_steps)
+        if keras.config.dtype_policy().name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 needs loss scaling
         # Build the optimizer before restoring, or its slots are silently not restored.
         optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
