@@ -14,6 +14,7 @@ and writes ``.npz`` or NetCDF.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
@@ -142,7 +143,7 @@ def tfds_source(name, split, data_dir=None, size=(224, 224)):
     import tensorflow_datasets as tfds
 
     try:  # registers the embedded dataset's builder (convrnn_hvm_like)
-        import convrnn_tf.data.hvm_like_tfds  # noqa: F401
+        importlib.import_module("convrnn_tf.data.hvm_like_tfds")
     except ImportError:  # pragma: no cover
         pass
     where = f"tfds:{name}/{split}"

@@ -19,7 +19,8 @@ one group per layer holding the variable ``<layer>`` with dims ``(presentation, 
 time_bin)``, coordinates ``stimulus_id`` (presentation), ``neuroid_id`` (neuroid, ``<layer>.<i>``
 over the C-order flattened H, W, C), ``time_bin`` (the model step), ``time_bin_start`` /
 ``time_bin_end`` (nominal 10 ms per step) and ``layer``. Batches are streamed to disk as they
-come, so memory stays bounded.
+come, so memory stays bounded. `convrnn_tf.neural.fit_neural` takes the time axis from a
+``time_step`` dim: pass it ``da.rename(time_bin="time_step")``.
 """
 
 from __future__ import annotations

@@ -295,21 +295,21 @@ def load_original_checkpoint(model, path, allow_partial=False, prefix=PREFIX) ->
 
 
 def _restore_object_based(model, reader, ckpt, allow_partial):
-    """A ``tf.train.Checkpoint``: model variables under ``model/`` or, as ``bin/train`` writes them
-    today, only as the optimizer's ``_trainable_variables`` list (in ``model.trainable_variables``
-    order; non-trainable variables keep their configured values)."""
+    """A ``tf.train.Checkpoint``: model variables under ``model/``, or (``bin/train`` checkpoints
+    written before ConvRNN tracked its nodes) only as the optimizer's ``_trainable_variables`` list,
+    in ``model.trainable_variables`` order; non-trainable variables then keep their configured values."""
     import tensorflow as tf
 
     stored = reader.get_variable_to_shape_map()
     tail = "/.ATTRIBUTES/VARIABLE_VALUE"
     if any(k.startswith("model/") and k.endswith(tail) for k in stored):
-        status = tf.train.Checkpoint(model=model).read(ckpt).expect_partial()
-        if not allow_partial:
-            try:
+        try:
+            status = tf.train.Checkpoint(model=model).read(ckpt).expect_partial()
+            if not allow_partial:
                 status.assert_existing_objects_matched()
-            except AssertionError as err:
-                raise CheckpointError(f"{ckpt}: does not match model {model.name!r}: "
-                                      f"{str(err).splitlines()[0][:500]}") from None
+        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            msg = getattr(err, "message", str(err)).strip().splitlines()[0][:500]
+            raise CheckpointError(f"{ckpt}: does not match model {model.name!r}: {msg}") from None
         return f"convrnn_tf checkpoint {ckpt}"
     keys = {k for k in stored if k.startswith("optimizer/_trainable_variables/") and k.endswith(tail)}
     trainable = model.trainable_variables
