@@ -37,9 +37,10 @@ def _run(cmd, env, timeout=300):
 
 
 def _variables(model_dir):
+    """Every saved value (model weights, optimizer slots, step) but the bookkeeping."""
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
-    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
-            if k.startswith("model/") and "OPTIMIZER_SLOT" not in k}
+    skip = ("save_counter", "iterator", "_CHECKPOINTABLE_OBJECT_GRAPH")
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if not k.startswith(skip)}
 
 
 def test_train_then_evaluate(tmp_path):
