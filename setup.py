@@ -40,6 +40,7 @@ setup(
             "convrnn-describe=convrnn_tf.cli.describe:run",
             "convrnn-train=convrnn_tf.cli.train:run",
             "convrnn-evaluate=convrnn_tf.cli.evaluate:run",
+            "convrnn-extract-features=convrnn_tf.cli.extract_features:run",
         ]
     },
     classifiers=[

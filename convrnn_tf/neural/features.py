@@ -90,10 +90,14 @@ def feature_ids(features, stimulus_ids=None):
 
 
 def layout(features, temporal=None):
-    """(values, n_steps or None): DataArrays are reordered to (stimulus, time_step, ...) and unwrapped;
+    """(values, n_steps or None): DataArrays are reordered to (stimulus, time_step, ...) and unwrapped
+    (a ``time_bin`` dim, as `bin/extract_features` writes model steps, counts as ``time_step``);
     ``temporal`` defaults to ``ndim == 3`` (or a ``time_step`` dim)."""
     dims = getattr(features, "dims", None)
     if dims is not None and not isinstance(features, np.ndarray):
+        if "time_bin" in dims and "time_step" not in dims:  # bin/extract_features names model steps so
+            features = features.rename(time_bin="time_step")
+            dims = features.dims
         has_time = "time_step" in dims
         order = [dims[0]] + (["time_step"] if has_time else []) + [d for d in dims[1:] if d != "time_step"]
         features = features.transpose(*order).values
