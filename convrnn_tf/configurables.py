@@ -60,3 +60,24 @@ dataset = gin.external_configurable(experiment.dataset, module=TRAINING_MODULE)
 optimizer = gin.external_configurable(experiment.optimizer, module=TRAINING_MODULE)
 run = gin.external_configurable(experiment.run, module=TRAINING_MODULE)
 format_summary = experiment.format_summary
+
+
+# --- BEGIN dynamics analyses (issue 7: bin/decode_dynamics, gin/dynamics_quickstart.gin) ---
+# decode_dynamics.responses = @simulate_embedded()   (or a path; --responses overrides)
+from convrnn_tf.analysis import run as _dynamics_run  # noqa: E402
+
+ANALYSIS_MODULE = "convrnn_tf.analysis"
+decode_dynamics = gin.external_configurable(_dynamics_run.decode_dynamics, module=ANALYSIS_MODULE)
+simulate_embedded = gin.external_configurable(_dynamics_run.simulate_embedded, module=ANALYSIS_MODULE)
+model_responses = gin.external_configurable(_dynamics_run.model_responses, module=ANALYSIS_MODULE)
+# --- END dynamics analyses ---
+
+
+# --- BEGIN neural fitting binary (bin/fit_neural, gin/neural_fit_quickstart.gin) ---
+from convrnn_tf.neural import pipeline as _neural_pipeline  # noqa: E402
+from convrnn_tf.neural import simulate as _neural_simulate  # noqa: E402
+
+NEURAL_MODULE = "convrnn_tf.neural"
+simulate_recording = gin.external_configurable(_neural_simulate.simulate_recording, module=NEURAL_MODULE)
+fit_neural_run = gin.external_configurable(_neural_pipeline.run_fit, name="fit_neural_run", module=NEURAL_MODULE)
+# --- END neural fitting binary ---

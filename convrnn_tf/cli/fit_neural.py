@@ -1,0 +1,73 @@
+"""Fit model features to neural recordings per time bin, for every layer and region; write a report.
+
+    fit_neural --features=features.npz --neural=hvm_it.nc --region=IT --layers=conv9,conv10 --output=out/
+    fit_neural --features=rgc_intermediate --checkpoint=ckpt --stimuli=stimuli/ --neural=it.nc --output=out/
+    fit_neural --features=rgc.npz --features=ff.npz --neural=it.nc --output=out/     # model comparison
+    fit_neural --gin_file=neural_fit_quickstart.gin --output=out/      # embedded stimuli, simulated data
+
+``--features`` (repeatable): an ``.npz`` from ``bin/extract_features`` (one array per layer
+``[N, T, ...]`` plus ``stimulus_id``, optional ``time_step``), a NetCDF file of it (one group per layer),
+a zoo model name (features extracted on the way from ``--stimuli``, optional ``--checkpoint``), or
+``simulated``: the ground-truth latents (layers ``V4``, ``IT``, ``IT_feedforward``) of the simulated
+recording (:mod:`convrnn_tf.neural.simulate`). ``--neural``: a ``.nc``/``.npz``/``.h5`` assembly, or
+``simulated`` (written to ``<output>/neural_simulated.nc``). ``--stimuli=embedded`` uses the embedded
+images with the simulated recording's configuration.
+
+Outputs in ``--output``: ``results.nc`` (summary with dim ``fit``; each full fit Dataset in a group
+``fit_<i>``), ``results.csv``, ``predictivity_<region>.png``, ``model_comparison.png``, and the
+one-screen table (also in ``table.txt``). Flags override the gin bindings of ``fit_neural_run``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("gin_file", [], "gin files (paths, or names of files shipped in convrnn_tf/gin).")
+flags.DEFINE_multi_string("gin_bindings", [], "extra gin bindings, e.g. 'fit_neural_run.n_splits = 3'.")
+flags.DEFINE_multi_string("features", None, "Features file (.npz/.nc), zoo model name, or 'simulated'; repeatable.")
+flags.DEFINE_string("neural", None, "Neural assembly (.nc/.npz/.h5) or 'simulated'.")
+flags.DEFINE_string("region", None, "Comma-separated regions (default: all in the recording).")
+flags.DEFINE_string("layers", None, "Comma-separated layers (default: all in each features source).")
+flags.DEFINE_string("output", None, "Output folder.")
+flags.DEFINE_string("stimuli", None, "Images for a zoo model (see bin/extract_features --images) or 'embedded'.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint for a zoo model.")
+flags.DEFINE_integer("n_splits", None, "Image splits (default 10 or the gin binding).")
+flags.DEFINE_integer("n_components", None, "PLS components (default 25).")
+flags.DEFINE_enum("time_mapping", None, ["auto", "one_to_one", "same"],
+                  "Model step -> time bin: one_to_one (convRNNs), same (feedforward); auto: by feature shape.")
+flags.DEFINE_float("step_ms", None, "ms per model step (one_to_one).")
+flags.DEFINE_float("offset_ms", None, "ms at which step 0 starts (one_to_one).")
+
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from convrnn_tf.cli import common
+
+    common.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
+    from convrnn_tf import configurables
+
+    kwargs = {}
+    for flag, key in (("features", "features"), ("neural", "neural"), ("region", "regions"), ("layers", "layers"),
+                      ("output", "output"), ("stimuli", "stimuli"), ("checkpoint", "checkpoint"),
+                      ("n_splits", "n_splits"), ("n_components", "n_components"),
+                      ("time_mapping", "time_mapping"), ("step_ms", "step_ms"), ("offset_ms", "offset_ms")):
+        value = getattr(FLAGS, flag)
+        if value is not None:
+            kwargs[key] = value
+    try:
+        configurables.fit_neural_run(**kwargs)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
