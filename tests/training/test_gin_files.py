@@ -12,8 +12,7 @@ from convrnn_tf.data.pipelines import DatasetNotFoundError
 from convrnn_tf.model import ConvRNN
 
 GIN_DIR = pathlib.Path(convrnn_tf.__file__).parent / "gin"
-EXPERIMENTS = sorted(p.name for p in GIN_DIR.glob("*.gin") if not p.name.startswith("base_")
-                     and p.name != "imagenet_optimizer.gin")
+EXPERIMENTS = sorted(p.name for p in GIN_DIR.glob("*.gin") if "run.model_fn" in p.read_text())
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +44,9 @@ def test_experiment_configures_model_and_data(name):
     else:
         gin.bind_parameter("dataset.images_per_object", 1)
         x, y = next(iter(configurables.dataset()(4, training=True)))
-        assert x.shape == (4, 64, 64, 3) and y.shape == (4,)
+        size = gin.query_parameter("dataset.image_size")
+        assert x.shape == (4, size, size, 3) and y.shape == (4,)
+        assert model.spec.nodes[model.spec.inputs[0]].shape == (size, size, 3)
 
 
 def test_feedforward_baseline_has_no_recurrence():
