@@ -26,10 +26,11 @@ from convrnn_tf.training import experiment  # noqa: E402
 from convrnn_tf.training.optim import make_optimizer  # noqa: E402
 
 
-def quickstart_model(prune=True):
-    spec = experiment.chain_spec(depth=5, input_shape=(64, 64, 3), base_depth=16, classes=8, cell="gru",
+def quickstart_model(prune=True, size=32, times=6):
+    """The model of gin/quickstart.gin (32x32, 6 steps); ``--size``/``--times`` change it."""
+    spec = experiment.chain_spec(depth=5, input_shape=(size, size, 3), base_depth=16, classes=8, cell="gru",
                                  feedback=[("conv4", "conv2")])
-    return experiment.build_model(spec=spec, times=8, prune=prune)
+    return experiment.build_model(spec=spec, times=times, prune=prune)
 
 
 def make_variant(model_fn, policy, jit, data, batch):
@@ -72,9 +73,11 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--zoo", default=None, help="also bench this zoo model (images resized to its input)")
+    p.add_argument("--size", type=int, default=32, help="quickstart model input size")
+    p.add_argument("--times", type=int, default=6, help="quickstart model time steps")
     args = p.parse_args()
     print(f"hardware: {hardware()}")
-    models = {"quickstart": quickstart_model}
+    models = {"quickstart": lambda prune=True: quickstart_model(prune, args.size, args.times)}
     if args.zoo:
         from convrnn_tf import zoo
 
