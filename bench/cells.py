@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 
 from convrnn_tf import cells  # noqa: E402
 from convrnn_tf.cells import ConvLSTM, median_config, shallow_config  # noqa: E402
-from unroll import hardware  # noqa: E402  (bench/unroll.py)
+from common import hardware  # noqa: E402  (bench/unroll.py)
 
 POLICIES = ("float32", "mixed_bfloat16")
 CELLS = ("timedecay", "simplernn", "gru", "lstm", "ugrnn", "intersectionrnn", "rgc_shallow", "rgc_median")

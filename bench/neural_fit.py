@@ -16,7 +16,7 @@ naive fits and extrapolates (labelled as such) for sizes where the full naive lo
 
 import argparse
 import os
-import platform
+import sys
 import time
 import warnings
 
@@ -24,12 +24,10 @@ import numpy as np
 
 
 def hardware(threads):
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import cpu_model
+
+    cpu = cpu_model()
     import sklearn
 
     try:

@@ -20,7 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from unroll import hardware  # noqa: E402
+from common import hardware  # noqa: E402
 
 from convrnn_tf.training import experiment  # noqa: E402
 from convrnn_tf.training.optim import make_optimizer  # noqa: E402

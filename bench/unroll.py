@@ -10,7 +10,7 @@ so machine noise hits both alike; the ratio is the number to read.
 
 import argparse
 import os
-import platform
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -22,16 +22,8 @@ import tensorflow as tf  # noqa: E402
 from convrnn_tf.graph import builders  # noqa: E402
 from convrnn_tf.model import ConvRNN  # noqa: E402
 
-
-def hardware():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return f"{cpu}, {os.cpu_count()} CPUs, GPUs: {gpus or 'none'}, TF {tf.__version__}, Keras {keras.__version__}"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import hardware  # noqa: E402
 
 
 def main():

@@ -11,7 +11,7 @@ logits) in a ``tf.function``, after one warm-up call that traces it.
 
 import argparse
 import os
-import platform
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -22,22 +22,12 @@ import tensorflow as tf  # noqa: E402
 
 from convrnn_tf import zoo  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import hardware  # noqa: E402
+
 tf.get_logger().setLevel("ERROR")  # each variant is its own tf.function; no retracing warnings
 
 POLICIES = ("float32", "mixed_bfloat16")
-
-
-def hardware():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return (f"{cpu}, {cores} usable cores ({os.cpu_count()} CPUs), GPUs: {gpus or 'none'}, "
-            f"TF {tf.__version__}, Keras {keras.__version__}")
 
 
 def variants(name):
