@@ -12,9 +12,16 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
+def define_gin_flags():
+    """``--gin_file`` (repeatable) and ``--gin_bindings``, shared by every binary (defined once)."""
+    if "gin_file" not in FLAGS:
+        flags.DEFINE_multi_string("gin_file", [], "gin files (paths, or names of files shipped in convrnn_tf/gin).")
+        flags.DEFINE_multi_string("gin_bindings", [], "extra gin bindings, e.g. 'run.train_steps = 10'.")
+
+
 def define_flags():
-    flags.DEFINE_multi_string("gin_file", [], "gin files (paths, or names of files shipped in convrnn_tf/gin).")
-    flags.DEFINE_multi_string("gin_bindings", [], "extra gin bindings, e.g. 'run.train_steps = 10'.")
+    """The training binaries' flags: gin, model_dir, strategy, precision, XLA, seed, determinism."""
+    define_gin_flags()
     flags.DEFINE_string("model_dir", None, "where checkpoints, summaries and configs go (reused = resume).")
     flags.DEFINE_enum("strategy", "default", ["default", "one_device", "mirrored", "multi_worker_mirrored", "tpu"],
                       "tf.distribute strategy.")

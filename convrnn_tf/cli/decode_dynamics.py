@@ -15,13 +15,12 @@ import sys
 
 from absl import app, flags
 
+from convrnn_tf.cli import common
+
 FLAGS = flags.FLAGS
 # allow_override: several binaries' flag modules may be imported in one process (e.g. in tests);
-# the shared names (gin_file, gin_bindings, output, stimuli) have the same types everywhere.
-flags.DEFINE_multi_string("gin_file", [], "gin files (paths, or names of files shipped in convrnn_tf/gin).",
-                          allow_override=True)
-flags.DEFINE_multi_string("gin_bindings", [], "extra gin bindings, e.g. 'decode_dynamics.n_splits = 10'.",
-                          allow_override=True)
+# the shared names (output, stimuli, seed) have the same types everywhere.
+common.define_gin_flags()
 flags.DEFINE_string("responses", None, "responses file: .npz (responses [presentation, neuroid, time_bin] "
                     "+ label arrays) or NetCDF (brainio layout).", allow_override=True)
 flags.DEFINE_string("behavior", None, "trial table (.csv/.npz: stimulus_id, truth, distractor, choice).", allow_override=True)
@@ -48,7 +47,6 @@ def main(argv):
             sys.exit(f"error: {what} file {path!r} does not exist")
     if FLAGS.stimuli and FLAGS.stimuli != "embedded" and not os.path.exists(FLAGS.stimuli):
         sys.exit(f"error: stimuli file {FLAGS.stimuli!r} does not exist")
-    from convrnn_tf.cli import common
 
     common.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
     from convrnn_tf import configurables

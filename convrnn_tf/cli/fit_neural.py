@@ -24,9 +24,10 @@ import sys
 
 from absl import app, flags
 
+from convrnn_tf.cli import common
+
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("gin_file", [], "gin files (paths, or names of files shipped in convrnn_tf/gin).")
-flags.DEFINE_multi_string("gin_bindings", [], "extra gin bindings, e.g. 'fit_neural_run.n_splits = 3'.")
+common.define_gin_flags()
 flags.DEFINE_multi_string("features", None, "Features file (.npz/.nc), zoo model name, or 'simulated'; repeatable.")
 flags.DEFINE_string("neural", None, "Neural assembly (.nc/.npz/.h5) or 'simulated'.")
 flags.DEFINE_string("region", None, "Comma-separated regions (default: all in the recording).")
@@ -46,7 +47,6 @@ flags.DEFINE_float("offset_ms", None, "ms at which step 0 starts (one_to_one).")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from convrnn_tf.cli import common
 
     common.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
     from convrnn_tf import configurables
