@@ -36,8 +36,10 @@ from convrnn_tf.cells.reciprocal_gated_ops import (
     TF_SCOPE,
     VARIANT_DEFAULTS,
     ConvPath,
+    check_call_inputs,
     check_feedback,
     check_map,
+    clamp_kernel,
     fail,
     median_config,
     shallow_config,
@@ -46,6 +48,7 @@ from convrnn_tf.cells.reciprocal_gated_ops import (
 from convrnn_tf.cells.registry import register
 
 __all__ = ["ReciprocalGatedCell", "median_config", "shallow_config"]
+
 
 @keras.saving.register_keras_serializable(package="convrnn_tf")
 @register("rgc")
@@ -84,10 +87,11 @@ class ReciprocalGatedCell(ConvRNNCell):
 
     When a residual path is on, the cell needs the ``res_input`` channel count: pass
     ``res_input_shape`` to `build`. `original_variable_map` maps the original checkpoint names
-    (relative to ``tnn_model/<node>/``) to the Keras variables. Feedback must arrive at the cell's H, W (the harbor resizes
-    it); the original's VALID "fully connected" feedback for mismatched sizes is not supported, nor
-    are batch norm and recurrent dropout (unused by every released model). Initialisation of the
-    cells.py depth-separable biases (xavier there) uses ``bias_initializer`` here.
+    (relative to ``tnn_model/<node>/``) to the Keras variables. Feedback must arrive at the cell's
+    H, W (the harbor resizes it); the original's VALID "fully connected" feedback for mismatched
+    sizes is not supported, nor are batch norm and recurrent dropout (unused by every released
+    model). Initialisation of the cells.py depth-separable biases (xavier there) uses
+    ``bias_initializer`` here.
     """
 
     takes_feedback = True
@@ -265,13 +269,7 @@ class ReciprocalGatedCell(ConvRNNCell):
     def _conv(self, key, size_key, c_from, c_to, size, separable, stage, shallow_scope, median_scope,
               bias=None, constant=0.0, clampable=True, tf_prefix=None, kernel_init=None, regularize=True):
         """Add one conv path; ``bias=None`` means the variant's rule (always on separable convs)."""
-        ksize = []
-        for k, limit in zip(size, self._spatial):
-            clamp = (self._clamp == "all" and clampable) or (self._clamp == "separable" and separable)
-            if k > limit and not clamp:
-                fail(size_key, f"kernel {list(size)} is larger than the spatial size "
-                      f"{list(self._spatial)} and is not clamped (clamp_kernel_size={self._clamp!r})")
-            ksize.append(min(k, limit) if clamp else k)
+        ksize = clamp_kernel(size, self._spatial, self._clamp, separable, clampable, size_key)
         if bias is None:
             bias = separable or self._bias_on_full
         if not (self._bias_mode == "all" or (self._bias_mode == "non_separable" and not separable)):
@@ -321,21 +319,9 @@ class ReciprocalGatedCell(ConvRNNCell):
         x = ops.cast(inputs, dt)
         states = tuple(ops.cast(s, dt) for s in states)
         c_prev, h_prev = states if self._use_cell else (None, states[0])
-        fb = None
-        if feedback is not None:
-            if self._c_fb is None:
-                raise ValueError("ReciprocalGatedCell: got feedback but was built without feedback_shape")
-            got, want = tuple(feedback.shape[1:]), (*self._spatial, self._c_fb)
-            if len(got) != 3 or any(g is not None and g != w for g, w in zip(got, want)):
-                raise ValueError(f"ReciprocalGatedCell: feedback has shape {tuple(feedback.shape)}, built "
-                                 f"for (B, {want[0]}, {want[1]}, {want[2]})")
-            fb = ops.cast(feedback, dt)
-        r = None
-        if res_input is not None and self._c_res is not None:
-            if res_input.shape[-1] != self._c_res:
-                raise ValueError(f"ReciprocalGatedCell: res_input has {res_input.shape[-1]} channels, "
-                                 f"built for {self._c_res}")
-            r = ops.cast(res_input, dt)
+        feedback, res_input = check_call_inputs(feedback, res_input, self._spatial, self._c_fb, self._c_res)
+        fb = None if feedback is None else ops.cast(feedback, dt)
+        r = None if res_input is None else ops.cast(res_input, dt)
 
         def run(key, value):
             return paths[key](value, dt)

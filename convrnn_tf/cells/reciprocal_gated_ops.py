@@ -1,5 +1,5 @@
-"""Pieces of the reciprocal gated cell (`reciprocal_gated.py`): config checks, conv paths and the
-hyper-parameters of the original models.
+"""Pieces of the reciprocal gated cell (`reciprocal_gated.py`): config, shape and input checks, conv paths and
+the hyper-parameters of the original models.
 
 A *conv path* is one convolution of the cell, either a full ``k x k`` conv (optionally + bias) or a
 depth-separable one (depthwise ``k x k`` with multiplier 1, then pointwise ``1 x 1``, optionally +
@@ -161,6 +161,38 @@ def check_feedback(shape, input_shape, config):
              f"projection (cells.py), so feedback_shape needs cell_depth ({depth}) channels, got "
              f"{c_fb} (shape {shape})")
     return c_fb
+
+
+def clamp_kernel(size, spatial, mode, separable, clampable, size_key):
+    """``size`` shrunk to the ``spatial`` size where the ``clamp_kernel_size`` ``mode`` applies to this
+    conv (``clampable``: "all" may clamp it); an unclamped kernel larger than ``spatial`` fails."""
+    clamp = (mode == "all" and clampable) or (mode == "separable" and separable)
+    ksize = []
+    for k, limit in zip(size, spatial):
+        if k > limit and not clamp:
+            fail(size_key, f"kernel {list(size)} is larger than the spatial size "
+                 f"{list(spatial)} and is not clamped (clamp_kernel_size={mode!r})")
+        ksize.append(min(k, limit) if clamp else k)
+    return ksize
+
+
+def check_call_inputs(feedback, res_input, spatial, c_fb, c_res):
+    """``(feedback, res_input)`` of a call, checked against what the cell was built for (``spatial``
+    H, W, ``c_fb`` feedback and ``c_res`` residual channels, None: not built for it); ``res_input`` is
+    None when the cell has no residual path."""
+    if feedback is not None:
+        if c_fb is None:
+            raise ValueError("ReciprocalGatedCell: got feedback but was built without feedback_shape")
+        got, want = tuple(feedback.shape[1:]), (*spatial, c_fb)
+        if len(got) != 3 or any(g is not None and g != w for g, w in zip(got, want)):
+            raise ValueError(f"ReciprocalGatedCell: feedback has shape {tuple(feedback.shape)}, built "
+                             f"for (B, {want[0]}, {want[1]}, {want[2]})")
+    if res_input is None or c_res is None:
+        return feedback, None
+    if res_input.shape[-1] != c_res:
+        raise ValueError(f"ReciprocalGatedCell: res_input has {res_input.shape[-1]} channels, "
+                         f"built for {c_res}")
+    return feedback, res_input
 
 
 class ConvPath:

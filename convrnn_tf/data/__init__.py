@@ -96,6 +96,11 @@ Other entry points:
 * ``python -m convrnn_tf.data.embedded --contact-sheet sheet.png`` prints the generation time and
   writes a contact sheet: one row per category, columns V0 | V3 | V6, challenge images framed red.
 
+All of these are reached through ``convrnn_tf.data.embedded`` (generation and the cache), which
+re-exports the rest: the constants and ``Config`` (``embedded_spec.py``), ``embedded_dataset`` and
+``tfds_builder`` (``embedded_tf.py``), and ``contact_sheet``, ``save_png`` and ``main``
+(``embedded_sheet.py``).
+
 Bad arguments (an unknown split, ``image_size`` < 16, a negative count, ...) raise a ``ValueError``
 that names the argument.
 

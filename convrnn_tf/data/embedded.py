@@ -20,152 +20,36 @@ See ``convrnn_tf/data/__init__.py`` for how the images are made, the metadata fi
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
-import operator
 import os
 import pathlib
-import struct
-import time
 import zlib
 
 import numpy as np
 
 from convrnn_tf.data import _render, _shapes
 from convrnn_tf.data._shapes import CATEGORY_NAMES, OBJECTS_PER_CATEGORY
-
-GENERATOR_VERSION = "1.0.0"  # bump whenever the pixels a config produces change (invalidates caches)
-
-NUM_CATEGORIES = len(CATEGORY_NAMES)
-NUM_OBJECTS = NUM_CATEGORIES * OBJECTS_PER_CATEGORY
-OBJECT_NAMES = tuple(f"{c}_{j}" for c in CATEGORY_NAMES for j in range(OBJECTS_PER_CATEGORY))
-VARIATIONS = ("V0", "V3", "V6")
-SPLITS = ("train", "validation", "test")
-CHALLENGE_TYPES = ("low_contrast", "occlusion", "clutter")
-MIN_IMAGE_SIZE = 16
-MAX_IMAGE_SIZE = 1024
-
-#: Canonical view (degrees) every object is seen from at V0: from ~28 deg above, three-quarter.
-CANONICAL_ELEVATION, CANONICAL_AZIMUTH = -28.0, 35.0
-
-#: Pose ranges per variation level (modelled on HvM; image coordinates span [-1, 1]).
-#: translation: |tx|, |ty| <= value; scale: log-uniform in [lo, hi]; rotation: each of rot_x, rot_y
-#: (in depth) and rot_z (in plane) uniform in [-value, value] degrees, relative to the canonical view.
-POSE_RANGES = {
-    "V0": {"translation": 0.0, "scale": (1.0, 1.0), "rotation": 0.0},
-    "V3": {"translation": 0.3, "scale": (0.8, 1.25), "rotation": 45.0},
-    "V6": {"translation": 0.6, "scale": (0.625, 1.6), "rotation": 90.0},
-}
-
-#: Metadata fields returned by :func:`generate`, with their numpy dtypes ("U" = unicode string).
-METADATA_FIELDS = {
-    "index": "int64",
-    "image_id": "U",
-    "object_name": "U",
-    "object_label": "int64",
-    "category_name": "U",
-    "category_label": "int64",
-    "variation": "U",
-    "variation_level": "int64",
-    "tx": "float32",
-    "ty": "float32",
-    "scale": "float32",
-    "rot_x": "float32",
-    "rot_y": "float32",
-    "rot_z": "float32",
-    "challenge": "bool",
-    "challenge_type": "U",
-    "background": "U",
-    "object_area": "float32",
-    "split": "U",
-}
+# Re-exported (this module is the dataset's API): the spec, the contact sheet and CLI, tf.data and tfds.
+from convrnn_tf.data.embedded_sheet import contact_sheet, main, save_png  # noqa: F401
+from convrnn_tf.data.embedded_spec import (  # noqa: F401
+    CANONICAL_AZIMUTH,
+    CANONICAL_ELEVATION,
+    CHALLENGE_TYPES,
+    GENERATOR_VERSION,
+    MAX_IMAGE_SIZE,
+    METADATA_FIELDS,
+    MIN_IMAGE_SIZE,
+    NUM_CATEGORIES,
+    NUM_OBJECTS,
+    OBJECT_NAMES,
+    POSE_RANGES,
+    SPLITS,
+    VARIATIONS,
+    Config,
+)
+from convrnn_tf.data.embedded_tf import embedded_dataset, tfds_builder  # noqa: F401
 
 _STREAM_IMAGE, _STREAM_CHALLENGE, _STREAM_SPLIT = 201, 202, 203
-
-
-# ---------------------------------------------------------------------------------------------------
-# Configuration
-
-
-def _int_arg(name: str, value, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be an integer {bound}, got {value}")
-    return int(value)
-
-
-def _fraction_arg(name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value}")
-    return value
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """A full, validated generator configuration (everything the pixels depend on)."""
-
-    seed: int = 0
-    image_size: int = 64
-    images_per_object: int = 10
-    variations: tuple = VARIATIONS
-    challenge_fraction: float = 0.25
-    photo_fraction: float = 0.5
-    split_fractions: tuple = (0.7, 0.15, 0.15)
-    supersample: int = 2
-
-    def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("seed", _int_arg("seed", self.seed, 0, 2 ** 63 - 1))
-        set_("image_size", _int_arg("image_size", self.image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE))
-        set_("images_per_object", _int_arg("images_per_object", self.images_per_object, 1))
-        set_("supersample", _int_arg("supersample", self.supersample, 1, 4))
-        variations = self.variations
-        if isinstance(variations, str):
-            variations = (variations,)
-        try:
-            variations = tuple(variations)
-        except TypeError:
-            raise ValueError(f"variations must be a sequence of {VARIATIONS}, got {variations!r}") from None
-        bad = [v for v in variations if v not in VARIATIONS]
-        if not variations or bad or len(set(variations)) != len(variations):
-            raise ValueError(f"variations must be a non-empty subset of {VARIATIONS} without repeats, "
-                             f"got {self.variations!r}")
-        set_("variations", tuple(v for v in VARIATIONS if v in variations))
-        set_("challenge_fraction", _fraction_arg("challenge_fraction", self.challenge_fraction))
-        set_("photo_fraction", _fraction_arg("photo_fraction", self.photo_fraction))
-        try:
-            fr = tuple(float(f) for f in self.split_fractions)
-        except (TypeError, ValueError):
-            fr = ()
-        if len(fr) != 3 or min(fr) < 0 or fr[0] <= 0 or abs(sum(fr) - 1.0) > 1e-6:
-            raise ValueError("split_fractions must be 3 non-negative numbers (train, validation, test) "
-                             f"summing to 1 with train > 0, got {self.split_fractions!r}")
-        set_("split_fractions", fr)
-
-    @property
-    def num_images(self) -> int:
-        return NUM_OBJECTS * len(self.variations) * self.images_per_object
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["variations"], d["split_fractions"] = list(self.variations), list(self.split_fractions)
-        return d
-
-    def key(self) -> str:
-        """A short hash of the config and generator version (names cache files)."""
-        blob = json.dumps({"version": GENERATOR_VERSION, **self.to_dict()}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -424,7 +308,7 @@ def select(images: np.ndarray, metadata: dict, mask) -> tuple[np.ndarray, dict]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Cache and tf.data
+# Cache
 
 
 _MEMO: dict = {}
@@ -478,152 +362,6 @@ def load(seed: int = 0, image_size: int = 64, images_per_object: int = 10, varia
         _MEMO.pop(next(iter(_MEMO)))
     _MEMO[key] = result
     return result
-
-
-def embedded_dataset(split: str = "train", batch_size: int = 32, image_size: int = 64, seed: int = 0,
-                     images_per_object: int = 10, variations=VARIATIONS,
-                     challenge_fraction: float = 0.25, label: str = "category", shuffle=None,
-                     shuffle_seed=None, repeat: bool = False, drop_remainder: bool = False,
-                     with_metadata: bool = False, cache_dir=None, **generator_kwargs):
-    """A ``tf.data.Dataset`` of the embedded dataset, without tensorflow-datasets.
-
-    Args:
-      split: "train", "validation", "test" or "all".
-      batch_size: images per batch (>= 1).
-      image_size, seed, images_per_object, variations, challenge_fraction, **generator_kwargs: the
-        generator config (see :func:`generate`); the images are generated once and cached (:func:`load`).
-      label: "category" (8 classes) or "object" (64 classes).
-      shuffle: shuffle the examples (default: only for "train"), with ``shuffle_seed`` (default ``seed``).
-      repeat: repeat forever. drop_remainder: drop a last partial batch.
-      with_metadata: yield ``(images, labels, metadata)`` with metadata a dict of tensors.
-      cache_dir: see :func:`load`.
-
-    Yields:
-      ``(images, labels)``: uint8 [B, H, W, 3] in [0, 255] (not normalised) and int32 [B].
-    """
-    if split not in SPLITS + ("all",):
-        raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
-    if label not in ("category", "object"):
-        raise ValueError(f"label must be 'category' or 'object', got {label!r}")
-    batch_size = _int_arg("batch_size", batch_size, 1)
-    images, metadata = load(seed=seed, image_size=image_size, images_per_object=images_per_object,
-                            variations=variations, challenge_fraction=challenge_fraction,
-                            cache_dir=cache_dir, **generator_kwargs)
-    import tensorflow as tf
-
-    keep = np.ones(len(images), bool) if split == "all" else metadata["split"] == split
-    labels = metadata[f"{label}_label"][keep].astype(np.int32)
-    elements = (images[keep], labels)
-    if with_metadata:
-        meta = {k: (np.char.encode(v[keep], "utf-8") if v.dtype.kind == "U" else v[keep])
-                for k, v in metadata.items()}
-        elements = elements + (meta,)
-    ds = tf.data.Dataset.from_tensor_slices(elements)
-    if shuffle is None:
-        shuffle = split == "train"
-    if shuffle:
-        ds = ds.shuffle(int(keep.sum()), seed=seed if shuffle_seed is None else shuffle_seed,
-                        reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
-
-def tfds_builder(data_dir=None, **config):
-    """The tensorflow-datasets builder ``convrnn_hvm_like`` for this config (needs tensorflow-datasets).
-
-    ``builder.download_and_prepare()`` renders the images locally into ``data_dir`` (never downloads);
-    ``builder.as_dataset(split=...)`` reads them back.
-    """
-    try:
-        from convrnn_tf.data import hvm_like_tfds
-    except ImportError as e:
-        raise ImportError("tfds_builder needs tensorflow-datasets: pip install tensorflow-datasets "
-                          f"importlib_resources ({e})") from e
-    return hvm_like_tfds.builder(data_dir=data_dir, **config)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Contact sheet and PNG
-
-
-def contact_sheet(images: np.ndarray, metadata: dict, per_category: int = 8, border: int = 2,
-                  gap: int = 2) -> np.ndarray:
-    """A grid: one row per category, columns grouped by variation level (V0 | V3 | V6).
-
-    Each row takes images of different objects, including challenge images where there are any. Tiles
-    of challenge images get a red border, control images a grey one; wider gaps separate the levels.
-    """
-    levels = [v for v in VARIATIONS if np.any(metadata["variation"] == v)]
-    counts = [per_category // len(levels) + (i < per_category % len(levels)) for i in range(len(levels))]
-    s = images.shape[1]
-    tile = s + 2 * border
-    group_gap = 3 * gap
-    width = sum(counts) * (tile + gap) + (len(levels) - 1) * group_gap + gap
-    height = NUM_CATEGORIES * (tile + gap) + gap
-    sheet = np.full((height, width, 3), 255, np.uint8)
-    for c in range(NUM_CATEGORIES):
-        x = gap
-        for v, count in zip(levels, counts):
-            idx = np.flatnonzero((metadata["category_label"] == c) & (metadata["variation"] == v))
-            ch = [i for i in idx if metadata["challenge"][i]]
-            picks, seen = [], set()
-            for i in ch[:max(1, count // 3)] + [i for i in idx if not metadata["challenge"][i]] + ch:
-                if len(picks) == count:
-                    break
-                if metadata["object_label"][i] not in seen or len(seen) >= OBJECTS_PER_CATEGORY:
-                    picks.append(i)
-                    seen.add(metadata["object_label"][i])
-            for i in picks:
-                y = gap + c * (tile + gap)
-                colour = (220, 30, 30) if metadata["challenge"][i] else (120, 120, 120)
-                sheet[y:y + tile, x:x + tile] = colour
-                sheet[y + border:y + border + s, x + border:x + border + s] = images[i]
-                x += tile + gap
-            x += group_gap + (count - len(picks)) * (tile + gap)
-    return sheet
-
-
-def save_png(path, image: np.ndarray) -> None:
-    """Write an RGB uint8 [H, W, 3] (or grey [H, W]) array as a PNG with only numpy and zlib."""
-    image = np.asarray(image, dtype=np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    h, w = image.shape[:2]
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), image.reshape(h, w * 3)], axis=1).tobytes()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-    pathlib.Path(path).write_bytes(png)
-
-
-def main(argv=None) -> None:
-    """``python -m convrnn_tf.data.embedded``: generate, time it, and write a contact sheet."""
-    import argparse
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--images-per-object", type=int, default=10)
-    p.add_argument("--contact-sheet", default="/tmp/embedded_contact_sheet.png")
-    p.add_argument("--scale", type=int, default=2, help="contact sheet pixel repeat")
-    a = p.parse_args(argv)
-    t0 = time.perf_counter()
-    images, meta = generate(seed=a.seed, image_size=a.image_size, images_per_object=a.images_per_object)
-    dt = time.perf_counter() - t0
-    print(f"{len(images)} images of {a.image_size}x{a.image_size} in {dt:.1f} s "
-          f"({1000 * dt / len(images):.1f} ms/image); challenge fraction "
-          f"{meta['challenge'].mean():.3f}; splits "
-          + ", ".join(f"{s}={int((meta['split'] == s).sum())}" for s in SPLITS))
-    sheet = contact_sheet(images, meta)
-    sheet = sheet.repeat(a.scale, axis=0).repeat(a.scale, axis=1)
-    save_png(a.contact_sheet, sheet)
-    print(f"contact sheet: {a.contact_sheet} (rows: {', '.join(CATEGORY_NAMES)}; columns V0 | V3 | V6; "
-          "red border = challenge)")
 
 
 if __name__ == "__main__":
