@@ -81,3 +81,10 @@ NEURAL_MODULE = "convrnn_tf.neural"
 simulate_recording = gin.external_configurable(_neural_simulate.simulate_recording, module=NEURAL_MODULE)
 fit_neural_run = gin.external_configurable(_neural_pipeline.run_fit, name="fit_neural_run", module=NEURAL_MODULE)
 # --- END neural fitting binary ---
+
+
+# --- BEGIN neural training (issue 8: bin/train with run.task = @neural_task(), gin/neural_train_quickstart.gin) ---
+from convrnn_tf.training import neural_task as _neural_task  # noqa: E402
+
+neural_task = gin.external_configurable(_neural_task.NeuralTask, name="neural_task", module=TRAINING_MODULE)
+# --- END neural training ---

@@ -77,9 +77,13 @@ def optimizer(name="sgd", base_lr=0.01, schedule="cosine", warmup_steps=0, bound
 
 def run(model_dir, *, mode="train", strategy=None, model_fn=None, dataset_fn=None, optimizer_fn=None,
         train_steps=100, batch_size=32, loss_steps=None, checkpoint_every=50, log_every=10, seed=0,
-        jit_compile=False, evaluate=True, eval_steps=None, after_first_step=None, verbose=True):
+        jit_compile=False, evaluate=True, eval_steps=None, after_first_step=None, verbose=True, task=None):
     """``mode="train"``: train (resuming from ``model_dir``) and evaluate, the body of ``bin/train``;
-    ``mode="evaluate"``: evaluate the latest checkpoint, the body of ``bin/evaluate``."""
+    ``mode="evaluate"``: evaluate the latest checkpoint, the body of ``bin/evaluate``.
+
+    ``task`` (a `convrnn_tf.training.tasks.Task`, e.g. ``@neural_task()``) replaces categorisation;
+    a task with its own data trains on it, and ``dataset_fn`` (the categorisation data) then serves
+    its evaluation (e.g. the generalisation test of neural training)."""
     if model_fn is None or dataset_fn is None:
         raise ValueError("run: model_fn and dataset_fn must be configured (e.g. in the gin file)")
     if mode == "evaluate":
@@ -87,8 +91,9 @@ def run(model_dir, *, mode="train", strategy=None, model_fn=None, dataset_fn=Non
                                    batch_size=batch_size, eval_steps=eval_steps)
     if mode != "train":
         raise ValueError(f"run: mode must be 'train' or 'evaluate', got {mode!r}")
+    train_fn = getattr(task, "dataset_fn", None) or dataset_fn
     return trainer.train(
-        model_dir, model_fn, dataset_fn, strategy=strategy, train_steps=train_steps,
+        model_dir, model_fn, train_fn, strategy=strategy, task=task, train_steps=train_steps,
         global_batch_size=batch_size, optimizer_fn=optimizer_fn, loss_steps=loss_steps,
         checkpoint_every=checkpoint_every, log_every=log_every, seed=seed, jit_compile=jit_compile,
         eval_dataset_fn=dataset_fn if evaluate else None, eval_steps=eval_steps,
@@ -118,11 +123,22 @@ def format_summary(summary) -> str:
     """The one-screen end-of-training summary."""
     lines = [f"trained {summary.get('steps')} steps (resumed from step {summary.get('resumed_from')}) "
              f"into {summary.get('model_dir')}",
-             f"last step: loss {summary.get('loss', float('nan')):.4f}, batch accuracy "
-             f"{summary.get('accuracy', float('nan')):.3f}, {summary.get('images_per_second', 0):.0f} images/s",
+             f"last step: loss {summary.get('loss', float('nan')):.4f}, "
+             + (f"batch accuracy {summary['accuracy']:.3f}" if "accuracy" in summary else
+                f"batch correlation r {summary.get('r', float('nan')):.3f}")
+             + f", {summary.get('images_per_second', 0):.0f} images/s",
              f"checkpoint: {summary.get('checkpoint')}"]
     ev = summary.get("eval")
-    if ev:
+    if ev and "predictivity" in ev:
+        lines.append(f"neural training report: {ev['out_dir']}")
+        for region, by_neurons in ev["predictivity"].items():
+            for neurons, by_images in by_neurons.items():
+                d = by_images.get("held-out", {})
+                if "after" in d:
+                    lines.append(f"{region} {neurons} neurons, held-out images: ceiled predictivity "
+                                 f"{d.get('before', float('nan')):.3f} -> {d['after']:.3f} "
+                                 f"(late bins {d.get('late_before', float('nan')):.3f} -> {d['late_after']:.3f})")
+    elif ev:
         lines.append(f"evaluation ({ev['examples']} images): top-1 {ev['top1']:.4f}, top-5 {ev['top5']:.4f}")
         lines.append("top-1 per time step: " + " ".join(f"{a:.2f}" for a in ev["top1_per_step"]))
     return "\n".join(lines)

@@ -16,22 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from convrnn_tf.training import distribute
+from convrnn_tf.training.tasks import ClassificationTask
 
 
 class TrainingError(RuntimeError):
     """Training stopped; the message says why and which checkpoint is the last good one."""
-
-
-def _per_example_loss(model, x, y, loss_steps, training):
-    """Cross-entropy of the decoded logits, or its mean over the output at ``loss_steps``."""
-    if loss_steps is None:
-        logits = model(x, training=training)
-        return keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True), logits
-    seq = model.unroll(x, steps=loss_steps, training=training)[model.spec.output]
-    seq = tf.cast(seq, tf.float32)
-    y_t = tf.repeat(y[:, None], len(loss_steps), axis=1)
-    ce = keras.losses.sparse_categorical_crossentropy(y_t, seq, from_logits=True)
-    return tf.reduce_mean(ce, axis=1), seq[:, -1]
 
 
 def _is_distributed(strategy):
@@ -52,15 +41,21 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
           global_batch_size: int = 32, optimizer_fn: Callable | None = None, loss_steps=None,
           checkpoint_every: int = 50, log_every: int = 10, keep_checkpoints: int = 3, seed: int = 0,
           jit_compile: bool = False, eval_dataset_fn: Callable | None = None, eval_steps: int | None = None,
-          summaries: bool = True, after_first_step: Callable | None = None, verbose: bool = True) -> dict:
+          summaries: bool = True, after_first_step: Callable | None = None, verbose: bool = True,
+          task=None) -> dict:
     """Train ``model_fn()`` on ``dataset_fn`` for ``train_steps`` steps, resuming from ``model_dir``.
 
     ``dataset_fn(batch_size, training, input_context)`` returns a `tf.data.Dataset` of
     ``(images, labels)`` batches of the per-replica size (infinite when training).
     ``optimizer_fn(total_steps)`` returns an optimizer (default: SGD + Nesterov, cosine decay).
     ``loss_steps`` averages the cross-entropy over those time steps of the output node instead of
-    decoding. Returns a summary dict (final loss, accuracy, images/s, checkpoint path).
+    decoding. ``task`` (a `convrnn_tf.training.tasks.Task`) replaces that objective: it gives the
+    loss, the variables to train, extra checkpointed objects and the final evaluation (default:
+    ``ClassificationTask(loss_steps)``). Returns a summary dict (final loss, the task's metric,
+    images/s, checkpoint path).
     """
+    task = ClassificationTask(loss_steps) if task is None else task
+    log = print if verbose else (lambda *a, **k: None)
     strategy = strategy or tf.distribute.get_strategy()
     chief = distribute.is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
@@ -71,6 +66,8 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
     with strategy.scope():
         model = model_fn()
         model.build()
+        task.setup(model, log=log)
+        variables = task.trainable_variables(model)
         if optimizer_fn is None:
             from convrnn_tf.training.optim import WarmupSchedule, make_optimizer
 
@@ -81,12 +78,12 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
                 optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 needs loss scaling
         # Build the optimizer before restoring, or its slots are silently not restored.
-        optimizer.build(model.trainable_variables)
+        optimizer.build(variables)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     # One device: the input iterator is checkpointed. Distributed iterators are not trackable, so
     # a resumed distributed run replays its (deterministic) pipeline up to the restored step.
     distributed = _is_distributed(strategy)
-    state = dict(model=model, optimizer=optimizer, step=step_var)
+    state = dict(model=model, optimizer=optimizer, step=step_var, **task.checkpoint_objects())
     if not distributed:
         iterator = iter(_distribute(strategy, dataset_fn, global_batch_size, training=True))
         state["iterator"] = iterator
@@ -105,15 +102,14 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
 
     def step_fn(x, y):
         with tf.GradientTape() as tape:
-            per_example, logits = _per_example_loss(model, x, y, loss_steps, training=True)
+            per_example, metric = task.loss(model, x, y, training=True)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-            reg = tf.add_n(model.losses) / replicas if model.losses else tf.constant(0.0)
+            reg = task.regularization(model) / replicas
             total = loss + reg
             scaled = optimizer.scale_loss(total) if hasattr(optimizer, "scale_loss") else total
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(y, tf.int32)), tf.float32)
-        return loss, reg, tf.reduce_sum(correct)
+        grads = task.transform_gradients(tape.gradient(scaled, variables), variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss, reg, metric
 
     grad_step = tf.function(step_fn, jit_compile=jit_compile) if jit_compile and replicas == 1 else step_fn
 
@@ -121,12 +117,15 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
     def train_step(iterator):
         x, y = next(iterator)
         loss, reg, correct = strategy.run(grad_step, args=(x, y))
+        task.constrain()  # cross-replica context: exact, on every replica
         return (strategy.reduce("SUM", loss, axis=None), strategy.reduce("SUM", reg, axis=None),
                 strategy.reduce("SUM", correct, axis=None))
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if summaries and chief else None
     start = int(step_var.numpy())
-    progbar = keras.utils.Progbar(train_steps, stateful_metrics=["loss", "acc", "img/s"]) if verbose else None
+    metric = task.metric_name
+    short = "acc" if metric == "accuracy" else metric
+    progbar = keras.utils.Progbar(train_steps, stateful_metrics=["loss", short, "img/s"]) if verbose else None
     t0, last, seen, history = time.perf_counter(), None, 0, []
     for step in range(start, train_steps):
         loss, reg, correct = (float(v) for v in train_step(iterator))
@@ -141,27 +140,29 @@ def train(model_dir: str, model_fn: Callable, dataset_fn: Callable, *, strategy=
         if step == start and after_first_step is not None and chief:
             after_first_step()
         rate = seen / (time.perf_counter() - t0)
-        last = {"step": step + 1, "loss": loss, "regularization": reg, "accuracy": correct / global_batch_size,
+        last = {"step": step + 1, "loss": loss, "regularization": reg, metric: correct / global_batch_size,
                 "images_per_second": rate}
         history.append(loss)
         if progbar is not None:
-            progbar.update(step + 1, [("loss", loss), ("acc", last["accuracy"]), ("img/s", rate)])
+            progbar.update(step + 1, [("loss", loss), (short, last[metric]), ("img/s", rate)])
         if writer is not None and ((step + 1) % log_every == 0 or step + 1 == train_steps):
             lr = optimizer.learning_rate
             with writer.as_default(step=step + 1):
                 tf.summary.scalar("loss", loss)
                 tf.summary.scalar("regularization", reg)
-                tf.summary.scalar("accuracy", last["accuracy"])
+                tf.summary.scalar(metric, last[metric])
                 tf.summary.scalar("learning_rate", float(lr(step) if callable(lr) else lr))
                 tf.summary.scalar("images_per_second", rate)
         if (step + 1) % checkpoint_every == 0 or step + 1 == train_steps:
             manager.save(checkpoint_number=step + 1)
     summary = {"model_dir": model_dir, "steps": train_steps, "resumed_from": start,
                "checkpoint": manager.latest_checkpoint, **(last or {})}
-    if eval_dataset_fn is not None:
-        summary["eval"] = evaluate(model, eval_dataset_fn, strategy=strategy, steps=eval_steps,
-                                   global_batch_size=global_batch_size)
-        if writer is not None:
+    result = task.evaluate(model, dataset_fn=eval_dataset_fn, strategy=strategy, steps=eval_steps,
+                           global_batch_size=global_batch_size, model_fn=model_fn,
+                           model_dir=model_dir if chief else None, log=log)
+    if result is not None:
+        summary["eval"] = result
+        if writer is not None and "top1_per_step" in result:
             with writer.as_default(step=train_steps):
                 for t, acc in enumerate(summary["eval"]["top1_per_step"]):
                     tf.summary.scalar(f"eval/top1_step_{t:02d}", acc)
