@@ -22,6 +22,7 @@ setup(
         "absl-py>=2.0",
         "numpy>=1.26",
         "scikit-learn>=1.4",
+        "threadpoolctl",  # BLAS thread limits around the many small eigh calls of kernel PLS (also a scikit-learn dependency)
         # ImageNet and other image datasets; the embedded default is also a tfds builder.
         "tensorflow-datasets>=4.9",
         # tensorflow-datasets 4.9 imports it but does not declare it.

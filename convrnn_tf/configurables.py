@@ -74,6 +74,7 @@ model_responses = gin.external_configurable(_dynamics_run.model_responses, modul
 
 
 # --- BEGIN neural fitting binary (bin/fit_neural, gin/neural_fit_quickstart.gin) ---
+# fit_neural_run.models = {"convrnn": @convrnn/build_model()}   (ConvRNN instances or factories, run on the fly)
 from convrnn_tf.neural import pipeline as _neural_pipeline  # noqa: E402
 from convrnn_tf.neural import simulate as _neural_simulate  # noqa: E402
 
