@@ -144,31 +144,89 @@ def simulate_recording(images=None, metadata=None, *, seed=0, image_size=32, ima
         it[:, t] = x
     it_ff = u_ff  # the feedforward drive alone (no recurrence, no category feedback)
 
-    def responses(latent, q, tag):
-        z = latent / (latent.reshape(-1, d).std(axis=0) + 1e-9)
-        w = rng.normal(size=(d, q)) / np.sqrt(d)
-        b = rng.normal(-0.5, 0.3, size=q)
-        gain = np.exp(rng.uniform(*np.log(gain_range), size=q))
-        steps = np.floor(((starts + ends) / 2) / STEP_MS).astype(int)
-        rate = _softplus(2.0 * np.einsum("ntd,dq->nqt", z[:, steps], w) + b[None, :, None])
-        return gain[None, :, None] * rate * (bin_ms / STEP_MS)
-
-    mu = np.concatenate([responses(v4, n_v4, "V4"), responses(it, n_it, "IT")], axis=1)
+    steps = np.floor(((starts + ends) / 2) / STEP_MS).astype(int)
+    mu = np.concatenate([_rates(v4, n_v4, rng, gain_range, bin_ms / STEP_MS, steps),
+                         _rates(it, n_it, rng, gain_range, bin_ms / STEP_MS, steps)], axis=1)
     region = np.array(["V4"] * n_v4 + ["IT"] * n_it)
-    counts = rng.poisson(np.broadcast_to(mu[:, None], (n, n_reps) + mu.shape[1:])).astype(np.float64)
-    signal = mu.var(axis=0)
-    noise = mu.mean(axis=0) / n_reps
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ceiling = np.where(signal + noise > 0, signal / (signal + noise), 0.0)
-    neuroid_id = np.array([f"{r}_{i:03d}" for r, i in zip(region, np.r_[np.arange(n_v4), np.arange(n_it)])])
-    assembly = make_assembly(
-        counts.reshape(n * n_reps, *mu.shape[1:]), np.repeat(ids, n_reps), neuroid_id, starts, ends,
-        repetition=np.tile(np.arange(n_reps), n), object_name=np.repeat(obj, n_reps),
-        category_name=np.repeat(cat, n_reps), region=region,
-        attrs={"identifier": f"simulated-v4-it-seed{seed}", "source": "convrnn_tf.neural.simulate",
-               "noise": f"Poisson, {n_reps} repetitions", "units": "spike counts per bin"},
-        source="simulated recording")
+    assembly, ceiling = _trials(mu, ids, obj, cat, region, starts, ends, n_reps, rng,
+                                {"identifier": f"simulated-v4-it-seed{seed}", "source": "convrnn_tf.neural.simulate"})
     medians = {r: np.median(ceiling[region == r], axis=0) for r in ("V4", "IT")}
     latents = {"V4": v4.astype(np.float32), "IT": it.astype(np.float32), "IT_feedforward": it_ff.astype(np.float32)}
     return SimulatedRecording(assembly, ceiling, medians, latents, ids, mu, np.asarray(images),
                               dict(metadata))
+
+
+def _rates(latent, q, rng, gain_range, scale=1.0, steps=None):
+    """Mean counts [N, q, bins] of ``q`` neuroids reading ``latent`` [N, steps, d] (z-scored per dimension)
+    at ``steps`` (default all): ``gain_j * softplus(2 latent . w_j + b_j)``."""
+    d = latent.shape[-1]
+    z = latent / (latent.reshape(-1, d).std(axis=0) + 1e-9)
+    z = z if steps is None else z[:, steps]
+    w = rng.normal(size=(d, q)) / np.sqrt(d)
+    b = rng.normal(-0.5, 0.3, size=q)
+    gain = np.exp(rng.uniform(*np.log(gain_range), size=q))
+    rate = _softplus(2.0 * np.einsum("ntd,dq->nqt", z, w) + b[None, :, None])
+    return gain[None, :, None] * rate * scale
+
+
+def _trials(mu, ids, obj, cat, region, starts, ends, n_reps, rng, attrs):
+    """Poisson trials of mean ``mu`` [N, neuroid, bin] as an assembly, and the true reliability of the
+    ``n_reps``-trial average per neuroid and bin, ``var_i(mu) / (var_i(mu) + mean_i(mu) / R)``."""
+    n = len(ids)
+    counts = rng.poisson(np.broadcast_to(mu[:, None], (n, n_reps) + mu.shape[1:])).astype(np.float64)
+    signal, noise = mu.var(axis=0), mu.mean(axis=0) / n_reps
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ceiling = np.where(signal + noise > 0, signal / (signal + noise), 0.0)
+    index = np.zeros(len(region), int)
+    for r in dict.fromkeys(region):
+        index[region == r] = np.arange((region == r).sum())
+    neuroid_id = np.array([f"{r}_{i:03d}" for r, i in zip(region, index)])
+    assembly = make_assembly(
+        counts.reshape(n * n_reps, *mu.shape[1:]), np.repeat(ids, n_reps), neuroid_id, starts, ends,
+        repetition=np.tile(np.arange(n_reps), n), object_name=np.repeat(obj, n_reps),
+        category_name=np.repeat(cat, n_reps), region=region,
+        attrs={**attrs, "noise": f"Poisson, {n_reps} repetitions", "units": "spike counts per bin"},
+        source="simulated recording")
+    return assembly, ceiling
+
+
+def simulate_from_model(model, images, metadata, region_layers, *, n_neuroids=20, bins=(70.0, 260.0),
+                        bin_ms=10.0, step_ms=10.0, offset_ms=0.0, n_reps=8, gain_range=(0.5, 4.0), seed=0,
+                        batch_size=32):
+    """A recording whose ground truth is a `ConvRNN` ("teacher"): each region's neuroids read the teacher's
+    ``region_layers[region]`` features (flattened) at the step of each bin (step t stands for
+    ``[offset_ms + t step_ms, offset_ms + (t + 1) step_ms)``) through fixed random weights, as in
+    `simulate_recording` (softplus rates, Poisson trials, ``n_reps`` repetitions, known ceiling).
+    latents are the teacher's features ``{region: [N, n_bins, D]}``.
+    """
+    from convrnn_tf import features as feats
+    from convrnn_tf.neural.features import TimeMapping
+
+    for key in ("object_name", "category_name"):
+        if key not in metadata:
+            raise ValueError(f"simulate_from_model: metadata lacks {key!r}")
+    ids = np.asarray(metadata.get("stimulus_id", metadata.get("image_id", np.arange(len(images))))).astype(str)
+    starts = np.arange(bins[0], bins[1] - 1e-9, bin_ms)
+    ends = starts + bin_ms
+    recipes = TimeMapping("one_to_one", step_ms, offset_ms).recipes(starts, ends, model.times)
+    steps = sorted({t for r in recipes for t in r})
+    layers = sorted(set(region_layers.values()))
+    out = feats.extract(model, feats.as_source(np.asarray(images), ids=list(ids)), layers, batch_size=batch_size,
+                        steps=steps)
+    where = {t: i for i, t in enumerate(steps)}
+    rng = np.random.default_rng([seed, 9])
+    latents, mus, region = {}, [], []
+    for r, layer in region_layers.items():
+        x = np.asarray(out[layer], np.float64).reshape(len(ids), len(steps), -1)
+        x = np.stack([x[:, [where[t] for t in rec]].mean(axis=1) for rec in recipes], axis=1)
+        x = x - x.mean(axis=(0, 1))
+        latents[r] = x.astype(np.float32)
+        mus.append(_rates(x, n_neuroids, rng, gain_range, bin_ms / step_ms))
+        region += [r] * n_neuroids
+    mu, region = np.concatenate(mus, axis=1), np.array(region)
+    obj = np.asarray(metadata["object_name"]).astype(str)
+    cat = np.asarray(metadata["category_name"]).astype(str)
+    assembly, ceiling = _trials(mu, ids, obj, cat, region, starts, ends, n_reps, rng,
+                                {"identifier": f"simulated-from-model-seed{seed}", "source": "convrnn_tf.neural.simulate"})
+    medians = {r: np.median(ceiling[region == r], axis=0) for r in region_layers}
+    return SimulatedRecording(assembly, ceiling, medians, latents, ids, mu, np.asarray(images), dict(metadata))
