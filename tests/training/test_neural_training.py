@@ -222,3 +222,44 @@ def test_neural_stimuli_missing_from_the_images(tmp_path, recording):
     order = {s: i for i, s in enumerate(recording.stimulus_id)}
     np.testing.assert_array_equal(data.images, recording.images[[order[s] for s in data.stimulus_id]])
     assert os.path.exists(path)
+
+
+# ----------------------------------------------------------------------------- it learns the dynamics
+def test_neural_training_recovers_a_known_recurrent_model(tmp_path):
+    """Ground truth: a teacher convRNN with the student's feedforward weights and other recurrent weights.
+    Training only the student's recurrent weights on the teacher's responses must raise late-bin
+    predictivity on held-out images, for the trained neurons and for held-out neurons (fresh PLS)."""
+    from convrnn_tf.data import embedded
+    from convrnn_tf.neural.simulate import simulate_from_model
+    from convrnn_tf.training import neural_report
+
+    spec = builders.chain(depth=4, input_shape=(16, 16, 3), base_depth=8, classes=8, cell="gru", recurrent_from=2,
+                          feedback=[("conv3", "conv2")])
+    make = lambda: ConvRNN(spec, times=13)  # noqa: E731
+    keras.utils.set_random_seed(1)
+    start = make()
+    start.build()
+    ckpt = tf.train.Checkpoint(model=start).write(str(tmp_path / "start" / "ckpt"))
+    keras.utils.set_random_seed(2)
+    teacher = make()
+    teacher.build()
+    for s, t in zip(freezing.partition(start).entries, freezing.partition(teacher).entries):
+        own = 2.0 * t.variable.numpy()  # the teacher's recurrent weights: its own, larger
+        keep = ~t.mask if t.mask is not None else np.full(t.variable.shape, not t.trainable)
+        t.variable.assign(np.where(keep, s.variable.numpy(), own))
+    images, meta = embedded.load(seed=0, image_size=16, images_per_object=4)
+    rec = simulate_from_model(teacher, images, {"stimulus_id": meta["image_id"], **meta},
+                              {"V4": "conv2", "IT": "conv3"}, n_neuroids=40, bins=(70, 130), n_reps=8)
+    task = NeuralTask(neural=rec, region_layers={"V4": "conv2", "IT": "conv3"}, init_checkpoint=ckpt, report=False)
+    summary = train(str(tmp_path / "run"), make, task.dataset_fn, task=task, train_steps=200, global_batch_size=16,
+                    optimizer_fn=lambda n: make_optimizer(3e-3, name="adam", clipvalue=None), verbose=False,
+                    summaries=False)
+    frame = neural_report.predictivity(task, {"before": start, "after": summary["model"]}, n_splits=2,
+                                       ceiling_splits=2)
+    late = neural_report.summarize_predictivity(frame)["IT"]
+    trained, held = late["train"]["held-out"], late["held-out"]["held-out"]
+    assert trained["late_after"] > trained["late_before"] + 0.05, trained
+    assert held["late_after"] > held["late_before"] + 0.02, held
+    # the feedforward weights are the start's, bit for bit
+    for a, b in zip(task.partition.frozen, freezing.partition(start).frozen):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
