@@ -32,6 +32,13 @@ def image_splits(n_stimuli, kind="stratified", n_splits=10, train_size=0.75, ran
         raise ValueError(f"split kind {kind!r} needs the coordinate 'object_name'")
     objects = np.asarray(object_name)
     if kind == "stratified":
+        n_test = n_stimuli - int(np.floor(train_size * n_stimuli)) if isinstance(train_size, float) else \
+            n_stimuli - int(train_size)
+        n_objects = len(set(objects.tolist()))
+        if min(np.unique(objects, return_counts=True)[1]) < 2 or n_test < n_objects or n_stimuli - n_test < n_objects:
+            raise ValueError(f"stratified image splits need >= 2 images per object and >= one per object on each "
+                             f"side ({n_stimuli} images of {n_objects} objects, {n_test} in test); use more images "
+                             "per object or the split kind 'shuffle' or 'objects'")
         cv = StratifiedShuffleSplit(n_splits=n_splits, train_size=train_size, random_state=random_state)
         return [(np.sort(a), np.sort(b)) for a, b in cv.split(placeholder, objects)]
     if kind == "kfold":

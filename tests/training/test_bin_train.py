@@ -87,3 +87,30 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert a.keys() == b.keys() and len(a) > 5
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_neural_training_quickstart_end_to_end(tmp_path):
+    """bin/train with gin/neural_train_quickstart.gin (shrunk): starts from a bin/train checkpoint, logs the
+    frozen/trained table, writes the before/after report, and bin/evaluate reads the result."""
+    env = _env(tmp_path)
+    _run(_cmd("train", tmp_path / "start", "run.train_steps = 2", "run.evaluate = False"), env)
+    neural = ["build_model.times = 10", "neural_task.region_layers = {'V4': 'conv1', 'IT': 'conv2'}",
+              f"neural_task.init_checkpoint = '{tmp_path / 'start'}'", "neural_task.bins = (70, 100)",
+              "simulate_recording.images_per_object = 2", "simulate_recording.n_v4 = 6", "simulate_recording.n_it = 6",
+              "simulate_recording.n_reps = 2", "run.train_steps = 2", "run.eval_steps = 1",
+              "neural_task.report = {'decoder_train_batches': 1, 'n_splits': 2, 'ceiling_splits': 2}"]
+    cmd = _cmd("train", tmp_path / "neural", *neural)
+    cmd[2] = "--gin_file=neural_train_quickstart.gin"
+    out = _run(cmd, env)
+    assert "neural training starts from convrnn_tf checkpoint" in out
+    assert "trained scalars:" in out and "frozen" in out and "batch correlation r" in out
+    report = tmp_path / "neural" / "neural_report"
+    for f in ("predictivity.csv", "predictivity.txt", "predictivity_IT.png", "categorization.csv", "categorization.png"):
+        assert (report / f).exists(), f
+    import json
+
+    summary = json.loads((tmp_path / "neural" / "summary.json").read_text())
+    assert set(summary["eval"]["predictivity"]) == {"V4", "IT"}
+    assert {row["model"] for row in summary["eval"]["categorization"]} == {"before", "after"}
+    out = _run(_cmd("evaluate", tmp_path / "neural", "build_model.times = 10"), env)
+    assert "top-1" in out
