@@ -202,6 +202,17 @@ def to_dense(a, source="<in-memory>", allow_nan=False):
                  a["time_bin_start"].values.astype(float), a["time_bin_end"].values.astype(float))
 
 
+def complete_mean(dense, source="<in-memory>"):
+    """The repetition average of :class:`Dense` (``Dense.mean``), or an error naming the first
+    stimulus, neuroid and time bin without any trial."""
+    mean = dense.mean()
+    if np.isnan(mean).any():
+        s, n, t = np.argwhere(np.isnan(mean))[0]
+        raise NeuralDataError(f"{source}: NaN in the repetition-averaged responses (stimulus_id="
+                              f"{str(dense.stimulus_id[s])!r}, neuroid {n}, time bin {t}); drop or fill them")
+    return mean
+
+
 def _constant_per_stimulus(values, s_index, n):
     first = np.empty(n, dtype=values.dtype)
     first[s_index[::-1]] = values[::-1]

@@ -24,8 +24,8 @@ import warnings
 import numpy as np
 
 from convrnn_tf.neural import results
-from convrnn_tf.neural.assembly import NeuralDataError, _xr, match_stimuli, time_average, to_dense, \
-    validate_assembly
+from convrnn_tf.neural.assembly import (NeuralDataError, _xr, complete_mean, match_stimuli, time_average,
+                                        to_dense, validate_assembly)
 from convrnn_tf.neural.ceiling import CONVENTIONS, half_means, masked_pearson, spearman_brown, split_half_consistency
 from convrnn_tf.neural.features import TimeMapping, compute_grams, feature_ids, layout
 from convrnn_tf.neural.pls import center_gram, kernel_pls, kernel_ridge, pearson_columns
@@ -83,11 +83,7 @@ def fit_neural(features, assembly, *, stimulus_ids=None, temporal=None, time_map
     if windows:
         a = _xr().concat([a, time_average(a, windows, source=source)], dim="time_bin")
     dense = to_dense(a, source=source, allow_nan=True)
-    Y = dense.mean()
-    if np.isnan(Y).any():
-        s, n, t = np.argwhere(np.isnan(Y))[0]
-        raise NeuralDataError(f"{source}: NaN in the repetition-averaged responses (stimulus_id="
-                              f"{str(dense.stimulus_id[s])!r}, neuroid {n}, time bin {t}); drop or fill them")
+    Y = complete_mean(dense, source)
     if (ceiling or mapping_consistency) and dense.valid.sum(axis=1).min() < 2:
         raise NeuralDataError(
             f"{source}: a noise ceiling needs >= 2 repetitions per stimulus (coordinate 'repetition'); "

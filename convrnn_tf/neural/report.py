@@ -81,6 +81,15 @@ def _plt():
     return plt
 
 
+def save_figure(fig, path):
+    """Lay out, write (PNG, 100 dpi) and close ``fig``; returns ``path``."""
+    plt = _plt()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _centres(frame):
     return (frame["time_bin_start"].to_numpy(float) + frame["time_bin_end"].to_numpy(float)) / 2
 
@@ -107,11 +116,7 @@ def plot_predictivity(summary, out_dir, metric="score"):
         ax.set_ylabel({"score": "median Pearson r (test images)"}.get(metric, metric))
         ax.set_title(f"{region}: predictivity over time")
         ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        path = os.path.join(out_dir, f"predictivity_{region}.png")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, os.path.join(out_dir, f"predictivity_{region}.png")))
     return paths
 
 

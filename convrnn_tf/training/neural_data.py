@@ -20,7 +20,8 @@ import os
 
 import numpy as np
 
-from convrnn_tf.neural.assembly import NeuralDataError, match_stimuli, to_dense, validate_assembly
+from convrnn_tf.neural.assembly import (NeuralDataError, complete_mean, match_stimuli, to_dense,
+                                        validate_assembly)
 
 
 @dataclasses.dataclass
@@ -123,11 +124,7 @@ def prepare(neural="simulated", stimuli=None, *, regions=None, bins=None, image_
             raise NeuralDataError(f"{source}: no time bin lies inside bins={list(bins)} ms")
         assembly = assembly.isel(time_bin=np.flatnonzero(keep))
     dense = to_dense(assembly, source=source, allow_nan=True)
-    mean = dense.mean()
-    if np.isnan(mean).any():
-        s, n, t = np.argwhere(np.isnan(mean))[0]
-        raise NeuralDataError(f"{source}: no trial for stimulus_id={str(dense.stimulus_id[s])!r}, neuroid {n}, "
-                              f"time bin {t}; drop or fill it before neural training")
+    mean = complete_mean(dense, source)
     ids = dense.stimulus_id.astype(str)
     if sim is not None:
         images = sim.images[[images_by_id[i] for i in ids]]

@@ -111,7 +111,7 @@ def format_predictivity(frame):
 
 def plot_predictivity(frame, out_dir):
     """One PNG per region: a panel per neurons x images group, ceiled score vs time, before and after."""
-    from convrnn_tf.neural.report import _plt
+    from convrnn_tf.neural.report import _plt, save_figure
 
     plt = _plt()
     paths = []
@@ -129,11 +129,7 @@ def plot_predictivity(frame, out_dir):
         axes[0][0].set_ylabel("ceiled predictivity")
         axes[0][0].legend(fontsize=7)
         fig.suptitle(f"{region}: predictivity before vs after neural training", fontsize=10)
-        fig.tight_layout()
-        path = os.path.join(out_dir, f"predictivity_{region}.png")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, os.path.join(out_dir, f"predictivity_{region}.png")))
     return paths
 
 
