@@ -263,3 +263,37 @@ def test_neural_training_recovers_a_known_recurrent_model(tmp_path):
     # the feedforward weights are the start's, bit for bit
     for a, b in zip(task.partition.frozen, freezing.partition(start).frozen):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("loss", ["mse", "correlation"])
+def test_loss_matches_numpy(recording, start_checkpoint, loss):
+    task = task_for(recording, start_checkpoint, loss=loss)
+    model = _setup(task)
+    x, y = next(iter(task.dataset_fn(6, training=True)))
+    per_example, r_sum = task.loss(model, x, y, training=False)
+    preds = {k: np.asarray(v, np.float64) for k, v in task.predict(model, x).items()}
+    rs, mses = [], []
+    for region in task.data.regions:
+        p, t = preds[region], np.asarray(y[region], np.float64)
+        p2, t2 = p.reshape(-1, p.shape[-1]), t.reshape(-1, t.shape[-1])  # (batch x bins) samples per neuron
+        r = [np.corrcoef(p2[:, j], t2[:, j])[0, 1] for j in range(p2.shape[1])]
+        rs.append(np.mean(r))
+        mses.append(((p - t) ** 2).mean(axis=(1, 2)))
+    np.testing.assert_allclose(float(r_sum) / 6, np.mean(rs), rtol=1e-4, atol=1e-5)
+    expected = np.mean(mses, axis=0) if loss == "mse" else np.full(6, 1 - np.mean(rs))
+    np.testing.assert_allclose(np.asarray(per_example), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_ridge_initialised_readout_beats_chance(recording, start_checkpoint):
+    """The readout starts from ridge regression on the starting features: on the training images it
+    predicts the targets better than zero (the z-scored mean) does."""
+    task = task_for(recording, start_checkpoint)
+    model = _setup(task)
+    images = task.data.images[task.data.train_images]
+    from convrnn_tf.data.pipelines import normalize
+
+    preds = task.predict(model, normalize(tf.convert_to_tensor(images)))
+    for region in task.data.regions:
+        target = task.data.targets(region, task.data.train_images)
+        mse = float(np.mean((np.asarray(preds[region]) - target) ** 2))
+        assert mse < float(np.mean(target ** 2)) * 0.95, region
