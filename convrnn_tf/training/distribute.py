@@ -8,6 +8,8 @@ import os
 import keras
 import tensorflow as tf
 
+_MIRRORED = {}  # devices -> strategy: one per process (see get_strategy)
+
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -18,7 +20,7 @@ def get_strategy(name: str = "default", tpu: str | None = None, num_gpus: int | 
     * ``default``: TF's default (no-op) strategy on the default device.
     * ``one_device``: the first GPU if there is one, else the CPU.
     * ``mirrored``: data-parallel over the local GPUs (``num_gpus`` of them; or the logical CPUs
-      when there is no GPU, which is how the tests run it).
+      when there is no GPU, which is how the tests run it); one instance per device set and process.
     * ``multi_worker_mirrored``: synchronous over the workers described by ``TF_CONFIG``.
     * ``tpu``: ``TPUStrategy`` on the TPU at address ``tpu``. Experimental: upstream Keras
       supports TPUs only up to TF 2.19, so use TF <= 2.19 there; the model has static shapes
@@ -38,7 +40,12 @@ def get_strategy(name: str = "default", tpu: str | None = None, num_gpus: int | 
             if num_gpus > len(devices):
                 raise ValueError(f"num_gpus={num_gpus} but only {len(devices)} devices are visible: {devices}")
             devices = devices[:num_gpus]
-        return tf.distribute.MirroredStrategy(devices)
+        # Two MirroredStrategy objects in one process number their collectives alike, and TF then
+        # mixes up their all-reduces ("Shape mismatch in the collective instance"): reuse one.
+        key = tuple(devices)
+        if key not in _MIRRORED:
+            _MIRRORED[key] = tf.distribute.MirroredStrategy(devices)
+        return _MIRRORED[key]
     if name == "multi_worker_mirrored":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("multi_worker_mirrored needs TF_CONFIG describing the cluster and this worker")

@@ -25,7 +25,7 @@ from convrnn_tf.neural.pipeline import default_layers, model_features, run_fit
 from convrnn_tf.neural.simulate import simulate_recording
 from tests.neural.test_simulate import small_stimuli
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 FIT = dict(n_splits=2, n_components=5, ceiling_splits=2, log=lambda *a: None)
 
