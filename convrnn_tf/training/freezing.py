@@ -118,14 +118,19 @@ def feedback_rows(model):
     return out
 
 
-def _role(path, node_names, first_pre):
+def _role(path, var, rows, decoder):
+    """``(role, mask)`` of one variable; ``mask`` marks the feedback rows of a ``feedback`` kernel."""
+    if id(var) in decoder:
+        return "decoder", None
     parts = path.split("/")
-    if parts[0] in node_names and len(parts) > 1:
-        if parts[1] == "memory":
-            return "cells"
-        if parts[1] == first_pre and parts[-1] == "kernel":
-            return "feedforward+feedback"
-    return "feedforward"
+    if len(parts) > 1 and parts[1] == "memory":
+        return "cells", None
+    if parts[0] in rows and parts[1:] == ["pre_0", "kernel"]:
+        mask = np.zeros(var.shape, bool)
+        for _, start, stop in rows[parts[0]]:
+            mask[..., start:stop, :] = True  # the input-channel axis of conv [kh, kw, in, out] and fc [in, out]
+        return "feedback", mask
+    return "feedforward", None
 
 
 def partition(model, trainable=DEFAULT_TRAINABLE, train_patterns=(), freeze_patterns=()) -> "Partition":
@@ -144,22 +149,11 @@ def partition(model, trainable=DEFAULT_TRAINABLE, train_patterns=(), freeze_patt
     train_re = [re.compile(p) for p in train_patterns]
     freeze_re = [re.compile(p) for p in freeze_patterns]
     rows = feedback_rows(model)
-    names = set(model.spec.nodes)
     decoder = {id(v) for v in model.decoder.weights}
     entries = []
     for var in model.trainable_variables:
         path = _relative(model, var)
-        role = "decoder" if id(var) in decoder else _role(path, names, "pre_0")
-        mask = None
-        node = path.split("/")[0]
-        if role == "feedforward+feedback":
-            if node in rows:
-                role = "feedback"
-                mask = np.zeros(var.shape, bool)
-                for _, a, b in rows[node]:
-                    mask[..., a:b, :] = True
-            else:
-                role = "feedforward"
+        role, mask = _role(path, var, rows, decoder)
         on = role in trainable
         if any(r.search(path) for r in train_re):
             on, mask = True, None

@@ -297,3 +297,20 @@ def test_ridge_initialised_readout_beats_chance(recording, start_checkpoint):
         target = task.data.targets(region, task.data.train_images)
         mse = float(np.mean((np.asarray(preds[region]) - target) ** 2))
         assert mse < float(np.mean(target ** 2)) * 0.95, region
+
+
+def test_frozen_rows_are_masked_in_gradients_and_restored_after_updates(recording, start_checkpoint):
+    """Each of the two guards alone keeps frozen kernel rows fixed; check both separately."""
+    task = task_for(recording, start_checkpoint)
+    _setup(task)
+    (entry,) = task.partition.masked
+    var, mask = entry.variable, entry.mask
+    original = np.array(var.numpy())
+    grads = task.transform_gradients([tf.ones_like(var), None], [var, var])
+    np.testing.assert_array_equal(np.asarray(grads[0]), mask.astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(grads[1]), np.zeros(var.shape, np.float32))
+    var.assign(original + 1.0)  # an optimiser step that moved every row (e.g. weight decay)
+    task.constrain()
+    now = var.numpy()
+    np.testing.assert_array_equal(now[~mask], original[~mask])
+    np.testing.assert_array_equal(now[mask], original[mask] + 1.0)
