@@ -67,6 +67,9 @@ class ConvRNN(ListCheckpointDependencies, keras.Model):
         start = len(self.spec.nodes) if decoder_start is None else decoder_start
         end = self.times if decoder_end is None else decoder_end
         self.decoder_start, self.decoder_end = decoder_start, decoder_end
+        #: ``[start, end)`` of the decoded steps for a temporal decoder (also set for "last", which reads
+        #: only ``times - 1``), e.g. for decoders fitted afterwards on this model's logits.
+        self.decoder_bounds = (start, end)
         self.window = [self.times - 1] if self._last else list(range(start, end))
         if not self.window or self.window[0] < 0 or self.window[-1] >= self.times:
             raise ValueError(f"decoder window [{start}, {end}) is empty or outside steps 0..{self.times - 1}")

@@ -31,14 +31,13 @@ DEFAULT_DECODERS = ("last", {"name": "w_avg", "trainable": True}, "mlp")
 def decoded_steps(model) -> list[int]:
     """The model's decoded window ``[start, end)`` as step indices, clipped to be non-empty.
 
-    ``start``/``end`` are the model's ``decoder_start``/``decoder_end`` when set, else the
-    original's defaults ``len(spec.nodes)`` and ``times``; clipping to ``0 <= start < end <= times``
+    ``start``/``end`` are the model's ``decoder_bounds`` (``decoder_start``/``decoder_end``, by default
+    the original's ``len(spec.nodes)`` and ``times``); clipping to ``0 <= start < end <= times``
     keeps at least the last step (so short unrolls decode ``[times - 1]``). The "last" decoder on
     these sequences reads step ``end - 1``, normally the model's last step.
     """
-    start = len(model.spec.nodes) if model.decoder_start is None else int(model.decoder_start)
-    end = model.times if model.decoder_end is None else min(int(model.decoder_end), model.times)
-    end = max(end, 1)
+    start, end = (int(b) for b in model.decoder_bounds)
+    end = max(min(end, model.times), 1)
     return list(range(min(max(start, 0), end - 1), end))
 
 
